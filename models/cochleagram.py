@@ -1,0 +1,303 @@
+"""Differentiable cochleagram front end (REFERENCE.md section 1, "cochleagram_1").
+
+Pipeline: rfft of the waveform -> ERB half-cosine filterbank -> analytic-signal (Hilbert)
+envelope of every subband at the full sample rate, floored at 1e-8 -> windowed-sinc
+low-pass applied with stride ``sample_rate // env_sr`` -> ReLU -> ``(x + 1e-8) ** 0.3``
+with the gradient of the power function clipped at 5.
+
+Two methods give the same numbers (tests/test_cochleagram.py proves it):
+
+* ``"direct"``: the reference algorithm, one full-length inverse FFT per channel.
+* ``"banded"`` (default): each subband only occupies the rfft bins of its filter, so its
+  analytic signal is a band-limited complex signal. Shifting it to base band (which leaves
+  the magnitude unchanged) and splitting time as ``t = m + M j`` turns the full-length
+  inverse FFT into ``M`` inverse FFTs of length ``L = N / M >= bandwidth`` after one twiddle
+  multiply (a pruned FFT). Channels are processed in small chunks so the full-rate complex
+  subbands never leave the CPU caches, and the envelope is written directly in time order
+  for a polyphase matrix-multiply downsampler.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+from concurrent.futures import ThreadPoolExecutor
+from typing import Literal
+
+import numpy as np
+import torch
+from torch import nn
+
+from models.filterbank import erb_cosine_filterbank, sinc_kaiser_kernel
+
+ENVELOPE_FLOOR = 1e-8  # the reference clamps |analytic|^2 at 1e-16 before the square root
+_CHUNK_SAMPLES = 8 * 40000  # channel-clips per chunk x samples: keeps a chunk in L2/L3
+_THREAD_CHUNK_SAMPLES = 4 * 40000  # per worker thread, which has a core's caches to itself
+_GPU_CHUNK_SAMPLES = 512 * 40000  # accelerators: few large kernels, ~160 MB per chunk
+_POOL: ThreadPoolExecutor | None = None
+_POOL_LOCK = threading.Lock()
+
+
+def _run_in_threads(fn, tasks: list, threads: int) -> list:
+    """Run ``fn`` over ``tasks`` on ``threads`` worker threads, each doing single-threaded
+    torch work on its own chunks (better cache locality than splitting every small op
+    across OpenMP threads). Results come back in task order."""
+    if threads <= 1 or len(tasks) < 2:
+        return [fn(t) for t in tasks]
+    global _POOL
+    with _POOL_LOCK:
+        if _POOL is None or _POOL._max_workers < threads:
+            _POOL = ThreadPoolExecutor(threads, thread_name_prefix="cochleagram")
+        pool = _POOL
+        previous = torch.get_num_threads()
+        torch.set_num_threads(1)
+        try:
+            shares = [tasks[i::threads] for i in range(threads)]
+            futures = [pool.submit(lambda share: [fn(t) for t in share], share) for share in shares]
+            results = [f.result() for f in futures]
+        finally:
+            torch.set_num_threads(previous)
+    out: list = [None] * len(tasks)
+    for i, share_results in enumerate(results):
+        out[i::threads] = share_results
+    return out
+
+
+class _ClippedPowerCompression(torch.autograd.Function):
+    """``((relu(x) + offset) * scale) ** power``; backward treats the ReLU as identity and
+    clips the power function's derivative to ``[-clip, clip]`` (as the reference does)."""
+
+    @staticmethod
+    def forward(ctx, x, power: float, offset: float, scale: float, clip: float):  # type: ignore[override]
+        u = (x.clamp(min=0) + offset) * scale
+        ctx.save_for_backward(u)
+        ctx.power, ctx.scale, ctx.clip = power, scale, clip
+        return u.pow(power)
+
+    @staticmethod
+    def backward(ctx, grad_out):  # type: ignore[override]
+        (u,) = ctx.saved_tensors
+        slope = (ctx.power * u.pow(ctx.power - 1)).clamp(-ctx.clip, ctx.clip)
+        return grad_out * slope * ctx.scale, None, None, None, None
+
+
+def _divisors(n: int) -> list[int]:
+    small = [d for d in range(1, int(math.isqrt(n)) + 1) if n % d == 0]
+    return sorted(set(small + [n // d for d in small]))
+
+
+class Cochleagram(nn.Module):
+    """Waveform ``[batch, signal_length]`` -> cochleagram ``[batch, n_channels, n_frames]``.
+
+    Defaults reproduce the reference: 2 s at 20 kHz -> ``[batch, 211, 390]`` at 200 Hz.
+
+    Args:
+        signal_length: samples per clip (the filters live on this clip's rfft grid).
+        sample_rate: Hz.
+        env_sr: envelope sample rate in Hz; ``sample_rate`` must be a multiple of it.
+        n, low_hz, high_hz, sample_factor: filterbank layout (see :func:`erb_cosine_filterbank`).
+        window_size, kaiser_beta: downsampling kernel.
+        power, offset, scale, grad_clip: compression ``((relu(x) + offset) * scale) ** power``.
+        method: ``"banded"`` (fast) or ``"direct"`` (reference algorithm); same output.
+    """
+
+    def __init__(
+        self,
+        signal_length: int = 40000,
+        sample_rate: int = 20000,
+        env_sr: int = 200,
+        n: int = 50,
+        low_hz: float = 50.0,
+        high_hz: float = 10000.0,
+        sample_factor: int = 4,
+        window_size: int = 1001,
+        kaiser_beta: float = 5.0,
+        power: float = 0.3,
+        offset: float = 1e-8,
+        scale: float = 1.0,
+        grad_clip: float = 5.0,
+        method: Literal["banded", "direct"] = "banded",
+    ) -> None:
+        super().__init__()
+        if sample_rate % env_sr != 0:
+            raise ValueError(
+                f"sample_rate ({sample_rate} Hz) must be an integer multiple of env_sr ({env_sr} Hz)"
+            )
+        if signal_length < window_size:
+            raise ValueError(
+                f"signal_length ({signal_length}) must be at least window_size ({window_size})"
+            )
+        if method not in ("banded", "direct"):
+            raise ValueError(f"method must be 'banded' or 'direct', got {method!r}")
+        self.signal_length = signal_length
+        self.sample_rate = sample_rate
+        self.env_sr = env_sr
+        self.downsample_factor = sample_rate // env_sr
+        self.window_size = window_size
+        self.n_frames = (signal_length - window_size) // self.downsample_factor + 1
+        self.power, self.offset, self.scale, self.grad_clip = power, offset, scale, grad_clip
+        self.method = method
+
+        bank = erb_cosine_filterbank(signal_length, sample_rate, n, low_hz, high_hz, sample_factor)
+        self.n_channels = bank.filters.shape[0]
+        self.center_freqs = bank.center_freqs
+        filters32 = torch.from_numpy(bank.filters).float()  # the reference multiplies in float32
+        self.register_buffer("filters", filters32, persistent=False)
+        kernel = torch.from_numpy(sinc_kaiser_kernel(self.downsample_factor, window_size, kaiser_beta)).float()
+        self.register_buffer("kernel", kernel, persistent=False)
+        self._build_banded_plan(filters32)
+
+    @property
+    def output_shape(self) -> tuple[int, int]:
+        """``(n_channels, n_frames)`` of one clip's cochleagram."""
+        return self.n_channels, self.n_frames
+
+    # ------------------------------------------------------------------ planning
+    def _build_banded_plan(self, filters32: torch.Tensor) -> None:
+        """Precompute the pruned-FFT plan.
+
+        Time is split as ``t = m + D j`` with ``D`` the downsampling factor and
+        ``L = N / D`` frames of ``D`` samples. A channel whose filter spans rfft bins
+        ``[lo, lo + W)`` is shifted to base band and its bins folded as ``q = q0 + p L``
+        (``p < P = ceil(W / L)``); then
+
+            analytic(m + D j) = e^{...} * (1/N) sum_{q0} [tw0[m, q0] sum_p F[m, p] S[p, q0]] e^{2 pi i q0 j / L}
+
+        with ``tw0[m, q0] = exp(2 pi i q0 m / N)`` and ``F[m, p] = exp(2 pi i p m / D)``:
+        a ``D x P`` DFT matrix product, one twiddle multiply and ``D`` inverse FFTs of
+        length ``L`` per channel instead of one of length ``N``. The envelope comes out as
+        ``E[m, j]``, i.e. the transpose of the ``[L, D]`` block layout the polyphase
+        downsampler multiplies with, so no data is reordered.
+        """
+        N, D = self.signal_length, self.downsample_factor
+        n_taps_blocks = -(-self.window_size // D)
+        # Polyphase downsampler: the kernel cut into blocks of D taps, [n_taps_blocks, D].
+        padded = torch.zeros(n_taps_blocks * D)
+        padded[: self.window_size] = self.kernel
+        self.register_buffer("poly_kernel_t", padded.view(n_taps_blocks, D).contiguous(), persistent=False)
+        self._groups: list[dict] = []
+        self._banded = N % D == 0
+        if not self._banded:  # e.g. a length that is not a whole number of frames
+            return
+        L = N // D
+        n_freqs = filters32.shape[1]
+        nonzero = filters32 != 0
+        lo = nonzero.float().argmax(dim=1)
+        hi = n_freqs - 1 - nonzero.flip(1).float().argmax(dim=1)
+        folds = (-(-(hi - lo + 1) // L)).tolist()
+        m = torch.arange(D, dtype=torch.float64)
+        q0 = torch.arange(L, dtype=torch.float64)
+        tw0 = torch.exp(2j * math.pi * m[:, None] * q0[None, :] / N)
+        order = []
+        for P in sorted(set(folds)):
+            chans = [c for c in range(len(folds)) if folds[c] == P]
+            q = torch.arange(P * L)
+            raw_bins = lo[chans, None] + q[None, :]
+            valid = raw_bins <= hi[chans, None]
+            bins = raw_bins.clamp(max=n_freqs - 1)
+            # The 1/N of the full-length inverse FFT; the short ones run unnormalised.
+            gains = torch.where(valid, filters32[torch.tensor(chans)[:, None], bins], 0.0) / N
+            p = torch.arange(P, dtype=torch.float64)
+            dft = torch.exp(2j * math.pi * m[:, None] * p[None, :] / D)
+            idx = len(self._groups)
+            self.register_buffer(f"_bins{idx}", bins.contiguous(), persistent=False)
+            self.register_buffer(f"_gains{idx}", gains.contiguous(), persistent=False)
+            self.register_buffer(f"_dft{idx}", dft.to(torch.complex64), persistent=False)
+            self._groups.append({"P": P, "n": len(chans)})
+            order.extend(chans)
+        self.register_buffer("_tw0", tw0.to(torch.complex64), persistent=False)
+        self.register_buffer("_channel_order", torch.argsort(torch.tensor(order)), persistent=False)
+
+    # ------------------------------------------------------------------ forward
+    def _check_input(self, waveform: torch.Tensor) -> None:
+        if not isinstance(waveform, torch.Tensor):
+            raise TypeError(f"Cochleagram expects a torch.Tensor, got {type(waveform).__name__}")
+        if waveform.dim() != 2 or waveform.shape[1] != self.signal_length:
+            raise ValueError(
+                f"Cochleagram expects a waveform of shape [batch, {self.signal_length}] "
+                f"({self.signal_length / self.sample_rate:g} s at {self.sample_rate} Hz), got "
+                f"{list(waveform.shape)}; use x[None] for a single clip"
+            )
+
+    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+        """``[batch, signal_length]`` float waveform -> ``[batch, n_channels, n_frames]``."""
+        self._check_input(waveform)
+        x = waveform.float()
+        spectrum = torch.fft.rfft(x)
+        if self.method == "direct" or not self._banded:
+            envelopes = self._direct_envelopes(spectrum)
+        else:
+            envelopes = self._banded_envelopes(spectrum)
+        return _ClippedPowerCompression.apply(envelopes, self.power, self.offset, self.scale, self.grad_clip)
+
+    def _direct_envelopes(self, spectrum: torch.Tensor) -> torch.Tensor:
+        """Reference algorithm: full-rate analytic subbands, magnitude, strided FIR."""
+        N = self.signal_length
+        subbands = spectrum[:, None, :] * self.filters
+        analytic = torch.fft.ifft(subbands, n=N)  # zero-padding the rfft grid = Hilbert
+        env = torch.sqrt(torch.clamp(analytic.real**2 + analytic.imag**2, min=ENVELOPE_FLOOR**2))
+        batch = env.shape[0]
+        down = nn.functional.conv1d(
+            env.reshape(-1, 1, N), self.kernel.view(1, 1, -1), stride=self.downsample_factor
+        )
+        return down.view(batch, self.n_channels, -1)
+
+    def _downsample_transposed(self, env: torch.Tensor) -> torch.Tensor:
+        """Envelope ``E[rows, m, j] = e[m + D j]`` -> ``[rows, n_frames]``.
+
+        Polyphase FIR: ``out[f] = sum_b Q[b, f + b]`` with ``Q = poly^T @ E``.
+        """
+        partial = self.poly_kernel_t @ env  # [rows, n_taps_blocks, L]
+        rows, n_taps, n_blocks = partial.shape
+        # Diagonal view: taps[r, f, b] = partial[r, b, f + b].
+        taps = partial.as_strided(
+            (rows, self.n_frames, n_taps), (n_taps * n_blocks, 1, n_blocks + 1), partial.storage_offset()
+        )
+        return taps.sum(-1)
+
+    def _banded_envelopes(self, spectrum: torch.Tensor) -> torch.Tensor:
+        L = self.signal_length // self.downsample_factor
+        batch = spectrum.shape[0]
+        track_grad = torch.is_grad_enabled() and spectrum.requires_grad
+        on_cpu = spectrum.device.type == "cpu"
+        threads = torch.get_num_threads() if on_cpu and not track_grad else 1
+        if not on_cpu:
+            budget = _GPU_CHUNK_SAMPLES
+        else:
+            budget = _CHUNK_SAMPLES if threads == 1 else _THREAD_CHUNK_SAMPLES
+        step = max(1, budget // self.signal_length)
+        folded, tasks = [], []
+        for idx, g in enumerate(self._groups):
+            band = spectrum[:, getattr(self, f"_bins{idx}")] * getattr(self, f"_gains{idx}")
+            folded.append(band.reshape(batch * g["n"], g["P"], L))  # bin q = q0 + p L
+            tasks += [(idx, r0, r0 + step) for r0 in range(0, batch * g["n"], step)]
+
+        def run(task: tuple[int, int, int]) -> torch.Tensor:
+            idx, r0, r1 = task
+            chunk = folded[idx][r0:r1]
+            if self._groups[idx]["P"] == 1:
+                z = chunk * self._tw0  # broadcast [rows, 1, L] -> [rows, D, L]
+            else:
+                z = getattr(self, f"_dft{idx}") @ chunk
+                z = z * self._tw0 if track_grad else z.mul_(self._tw0)
+            # norm="forward" leaves the inverse unscaled; torch's default scales in an extra pass.
+            sub = torch.fft.ifft(z, norm="forward")  # sub[r, m, j] = analytic(m + D j), base band
+            return self._envelope_and_downsample(sub, track_grad)
+
+        pieces = _run_in_threads(run, tasks, threads)
+        per_group: list[list[torch.Tensor]] = [[] for _ in self._groups]
+        for (idx, _, _), piece in zip(tasks, pieces):
+            per_group[idx].append(piece)
+        outputs = [torch.cat(p).view(batch, g["n"], -1) for p, g in zip(per_group, self._groups)]
+        return torch.cat(outputs, dim=1)[:, self._channel_order]
+
+    def _envelope_and_downsample(self, sub: torch.Tensor, track_grad: bool) -> torch.Tensor:
+        """Analytic base-band subbands ``[rows, D, L]`` -> downsampled envelopes ``[rows, n_frames]``."""
+        parts = torch.view_as_real(sub)
+        if track_grad:
+            squares = parts.square()
+            env = torch.sqrt(torch.clamp(squares[..., 0] + squares[..., 1], min=ENVELOPE_FLOOR**2))
+        else:  # in place: these full-rate arrays are the bulk of the memory traffic
+            parts.mul_(parts)
+            env = torch.add(parts[..., 0], parts[..., 1]).clamp_(min=ENVELOPE_FLOOR**2).sqrt_()
+        return self._downsample_transposed(env)
