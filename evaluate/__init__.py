@@ -1,0 +1,1 @@
+"""Brain scoring: voxelwise ridge regression against fMRI benchmarks (in development)."""

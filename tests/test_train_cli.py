@@ -1,0 +1,98 @@
+"""End-to-end `python -m train` runs on the tiny corpus (debug=fast)."""
+
+from __future__ import annotations
+
+import csv
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import torch
+
+from tests.conftest import REPO
+from tests.wandb_files import history, run_file
+
+
+def run_train(args: list[str], logs: Path, cache_dir: Path) -> subprocess.CompletedProcess:
+    env = {**os.environ, "AUDITORY_DNN_CACHE": str(cache_dir), "AUDITORY_DNN_LOGS": str(logs), "WANDB_SILENT": "true",
+           "WANDB_MODE": "offline"}  # fmt: skip
+    proc = subprocess.run(
+        [sys.executable, "-m", "train", "debug=fast", *args],
+        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def run_dirs(logs: Path) -> list[Path]:
+    return sorted((logs / "train" / "runs").iterdir())
+
+
+def test_wandb_run_checkpoint_and_resume(tmp_path, cache_dir, tiny_corpus):
+    logs = tmp_path / "logs"
+    run_train(["trainer.max_steps=3"], logs, cache_dir)
+    (first,) = run_dirs(logs)
+    last = first / "checkpoints" / "last.ckpt"
+    assert last.is_file()
+    ckpt = torch.load(last, map_location="cpu", weights_only=False)
+    assert ckpt["global_step"] == 3
+    assert ckpt["auditory_dnn"]["vocabularies"]["word"] == tiny_corpus.vocabulary
+    assert ckpt["auditory_dnn"]["label_sizes"] == {"word": 6}
+
+    rows = history(run_file(first / "wandb"))
+    steps = [r["trainer/global_step"] for r in rows if "train/word/loss_step" in r]
+    assert steps == [0, 1, 2]
+    assert all(r["train/word/loss_step"] > 0 for r in rows if "train/word/loss_step" in r)
+
+    run_train([f"ckpt_path={last}", "trainer.max_steps=6"], logs, cache_dir)
+    second = next(d for d in run_dirs(logs) if d != first)
+    resumed = torch.load(second / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
+    assert resumed["global_step"] == 6
+    rows = history(run_file(second / "wandb"))
+    steps = [r["trainer/global_step"] for r in rows if "train/word/loss_step" in r]
+    assert steps == [3, 4, 5]  # continues where the first run stopped; nothing re-logged
+    val = [r["val/word/acc"] for r in rows if "val/word/acc" in r]
+    assert val and all(0.0 <= v <= 1.0 for v in val)
+
+
+def test_csv_logger_and_unique_run_dirs(tmp_path, cache_dir, tiny_corpus):
+    logs = tmp_path / "logs"
+    procs = [
+        subprocess.Popen(
+            [sys.executable, "-m", "train", "debug=fast", "logger=csv", "trainer.max_steps=4"],
+            cwd=REPO,
+            env={**os.environ, "AUDITORY_DNN_CACHE": str(cache_dir), "AUDITORY_DNN_LOGS": str(logs)},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        for _ in range(2)
+    ]  # started in the same second: their run directories must still differ
+    for p in procs:
+        out, _ = p.communicate(timeout=600)
+        assert p.returncode == 0, out[-3000:]
+    dirs = run_dirs(logs)
+    assert len(dirs) == 2
+    for d in dirs:
+        with open(d / "csv" / "metrics.csv") as f:
+            rows = list(csv.DictReader(f))
+        assert any(r.get("val/word/acc") for r in rows)
+        assert any(r.get("train/word/loss_step") for r in rows)
+        assert (d / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_unknown_override_is_a_hydra_error(tmp_path, cache_dir):
+    env = {**os.environ, "AUDITORY_DNN_CACHE": str(cache_dir), "AUDITORY_DNN_LOGS": str(tmp_path)}
+    proc = subprocess.run([sys.executable, "-m", "train", "model=resnet9000"], cwd=REPO, env=env,
+                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert proc.returncode != 0
+    assert "Could not find 'model/resnet9000'" in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize("noise", ["clean"])
+def test_clean_condition_trains(tmp_path, cache_dir, tiny_corpus, noise):
+    run_train([f"data.noise={noise}", "logger=none", "trainer.max_steps=2"], tmp_path / "logs", cache_dir)
+    (run,) = run_dirs(tmp_path / "logs")
+    assert "clean" in run.name and (run / "checkpoints" / "last.ckpt").is_file()

@@ -1,0 +1,97 @@
+"""LightningModule that trains any waveform network with one or more task heads."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pytorch_lightning as pl
+import torch
+from torch import nn
+
+CHECKPOINT_KEY = "auditory_dnn"  # our metadata inside Lightning checkpoints
+
+
+class TaskModule(pl.LightningModule):
+    """Trains ``net`` (waveform ``[batch, samples]`` -> ``{head: logits}``) on ``heads``.
+
+    Args:
+        net: the network, already built with one output per head.
+        heads: head name -> head object (see :mod:`train.heads`).
+        label_sizes: head name -> number of classes.
+        optimizer: ``params -> torch.optim.Optimizer`` (a Hydra partial).
+        scheduler: optional ``optimizer -> LR scheduler`` (a Hydra partial), stepped per epoch.
+        model_config: the network's config (``_target_`` + arguments), stored in
+            checkpoints so :func:`train.checkpoint.load_network` can rebuild the network.
+        vocabularies: class names per label, stored in checkpoints.
+        run_config: the full resolved run config, stored in checkpoints.
+    """
+
+    def __init__(
+        self,
+        net: nn.Module,
+        heads: Mapping[str, Any],
+        label_sizes: Mapping[str, int],
+        optimizer: Callable[..., torch.optim.Optimizer],
+        scheduler: Callable[..., Any] | None = None,
+        model_config: Mapping | None = None,
+        vocabularies: Mapping[str, list[str]] | None = None,
+        run_config: Mapping | None = None,
+    ) -> None:
+        super().__init__()
+        self.net = net
+        self.heads = dict(heads)
+        self.label_sizes = {name: int(label_sizes[name]) for name in self.heads}
+        self.optimizer_factory = optimizer
+        self.scheduler_factory = scheduler
+        self.model_config = dict(model_config or {})
+        self.vocabularies = dict(vocabularies or {})
+        self.run_config = dict(run_config or {})
+        self.metrics = nn.ModuleDict(
+            {
+                f"{stage}_{name}": head.make_metrics(self.label_sizes[name])
+                for stage in ("train", "val")
+                for name, head in self.heads.items()
+            }
+        )
+
+    def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
+        return self.net(waveform)
+
+    def _step(self, batch: dict, stage: str) -> torch.Tensor:
+        outputs = self.net(batch["waveform"])
+        total = torch.zeros((), device=batch["waveform"].device)
+        batch_size = batch["waveform"].shape[0]
+        for name, head in self.heads.items():
+            loss = head.loss(outputs[name], batch)
+            total = total + head.loss_weight * loss
+            metrics = self.metrics[f"{stage}_{name}"]
+            metrics.update(outputs[name].detach(), head.targets(batch))
+            on_step = stage == "train"
+            self.log(f"{stage}/{name}/loss", loss, on_step=on_step, on_epoch=True, batch_size=batch_size, sync_dist=True)
+            for key, metric in metrics.items():
+                self.log(
+                    f"{stage}/{name}/{key}", metric, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=batch_size
+                )
+        self.log(f"{stage}/loss", total, on_step=stage == "train", on_epoch=True, batch_size=batch_size, sync_dist=True)
+        return total
+
+    def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
+        return self._step(batch, "train")
+
+    def validation_step(self, batch: dict, batch_idx: int) -> None:
+        self._step(batch, "val")
+
+    def configure_optimizers(self) -> Any:
+        optimizer = self.optimizer_factory(self.parameters())
+        if self.scheduler_factory is None:
+            return optimizer
+        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "epoch"}}
+
+    def on_save_checkpoint(self, checkpoint: dict) -> None:
+        checkpoint[CHECKPOINT_KEY] = {
+            "model_config": self.model_config,
+            "label_sizes": self.label_sizes,
+            "vocabularies": self.vocabularies,
+            "run_config": self.run_config,
+        }
