@@ -20,6 +20,7 @@ Two methods give the same numbers (tests/test_cochleagram.py proves it):
 from __future__ import annotations
 
 import math
+import os
 import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
@@ -34,7 +35,9 @@ ENVELOPE_FLOOR = 1e-8  # the reference clamps |analytic|^2 at 1e-16 before the s
 _CHUNK_SAMPLES = 8 * 40000  # channel-clips per chunk x samples: keeps a chunk in L2/L3
 _THREAD_CHUNK_SAMPLES = 4 * 40000  # per worker thread, which has a core's caches to itself
 _GPU_CHUNK_SAMPLES = 512 * 40000  # accelerators: few large kernels, ~160 MB per chunk
+_MAX_SEPARATE_TAIL_TAPS = 4  # a last kernel block this short skips the GEMM
 _POOL: ThreadPoolExecutor | None = None
+_POOL_PID = -1
 _POOL_LOCK = threading.Lock()
 
 
@@ -44,10 +47,11 @@ def _run_in_threads(fn, tasks: list, threads: int) -> list:
     across OpenMP threads). Results come back in task order."""
     if threads <= 1 or len(tasks) < 2:
         return [fn(t) for t in tasks]
-    global _POOL
+    global _POOL, _POOL_PID
     with _POOL_LOCK:
-        if _POOL is None or _POOL._max_workers < threads:
-            _POOL = ThreadPoolExecutor(threads, thread_name_prefix="cochleagram")
+        # A pool inherited through fork has no threads in the child: make a new one.
+        if _POOL is None or _POOL._max_workers < threads or _POOL_PID != os.getpid():
+            _POOL, _POOL_PID = ThreadPoolExecutor(threads, thread_name_prefix="cochleagram"), os.getpid()
         pool = _POOL
         previous = torch.get_num_threads()
         torch.set_num_threads(1)
@@ -170,11 +174,16 @@ class Cochleagram(nn.Module):
         downsampler multiplies with, so no data is reordered.
         """
         N, D = self.signal_length, self.downsample_factor
-        n_taps_blocks = -(-self.window_size // D)
-        # Polyphase downsampler: the kernel cut into blocks of D taps, [n_taps_blocks, D].
-        padded = torch.zeros(n_taps_blocks * D)
-        padded[: self.window_size] = self.kernel
-        self.register_buffer("poly_kernel_t", padded.view(n_taps_blocks, D).contiguous(), persistent=False)
+        # Polyphase downsampler: the kernel cut into blocks of D taps, [n_blocks, D]. A short
+        # last block (1 tap for the reference's 1001 = 10 * 100 + 1) is applied separately
+        # instead of padding a whole GEMM row with zeros.
+        full, tail = divmod(self.window_size, D)
+        if tail > _MAX_SEPARATE_TAIL_TAPS:
+            full, tail = full + 1, 0
+        padded = torch.zeros(full * D)
+        padded[: min(self.window_size, full * D)] = self.kernel[: full * D]
+        self.register_buffer("poly_kernel_t", padded.view(full, D).contiguous(), persistent=False)
+        self._tail_taps = [(i, float(self.kernel[full * D + i])) for i in range(tail)]
         self._groups: list[dict] = []
         self._banded = N % D == 0
         if not self._banded:  # e.g. a length that is not a whole number of frames
@@ -242,18 +251,21 @@ class Cochleagram(nn.Module):
         )
         return down.view(batch, self.n_channels, -1)
 
-    def _downsample_transposed(self, env: torch.Tensor) -> torch.Tensor:
-        """Envelope ``E[rows, m, j] = e[m + D j]`` -> ``[rows, n_frames]``.
+    def _downsample(self, env: torch.Tensor) -> torch.Tensor:
+        """Envelope ``E[m, r, j] = e_r[m + D j]`` ``[D, rows, L]`` -> ``[rows, n_frames]``.
 
-        Polyphase FIR: ``out[f] = sum_b Q[b, f + b]`` with ``Q = poly^T @ E``.
+        Polyphase FIR as one matrix product for all rows: ``Q = poly^T @ E`` then
+        ``out[r, f] = sum_b Q[b, r, f + b]``.
         """
-        partial = self.poly_kernel_t @ env  # [rows, n_taps_blocks, L]
-        rows, n_taps, n_blocks = partial.shape
-        # Diagonal view: taps[r, f, b] = partial[r, b, f + b].
-        taps = partial.as_strided(
-            (rows, self.n_frames, n_taps), (n_taps * n_blocks, 1, n_blocks + 1), partial.storage_offset()
-        )
-        return taps.sum(-1)
+        D, rows, L = env.shape
+        partial = self.poly_kernel_t @ env.reshape(D, rows * L)  # [n_taps_blocks, rows * L]
+        n_taps = partial.shape[0]
+        # Diagonal view: taps[r, f, b] = partial[b, r * L + f + b].
+        taps = partial.as_strided((rows, self.n_frames, n_taps), (L, 1, rows * L + 1), partial.storage_offset())
+        out = taps.sum(-1)
+        for i, weight in self._tail_taps:  # out[r, f] += w[n_taps * D + i] * e_r[(f + n_taps) * D + i]
+            out = out + weight * env[i, :, n_taps : n_taps + self.n_frames]
+        return out
 
     def _banded_envelopes(self, spectrum: torch.Tensor) -> torch.Tensor:
         L = self.signal_length // self.downsample_factor
@@ -269,20 +281,23 @@ class Cochleagram(nn.Module):
         folded, tasks = [], []
         for idx, g in enumerate(self._groups):
             band = spectrum[:, getattr(self, f"_bins{idx}")] * getattr(self, f"_gains{idx}")
-            folded.append(band.reshape(batch * g["n"], g["P"], L))  # bin q = q0 + p L
-            tasks += [(idx, r0, r0 + step) for r0 in range(0, batch * g["n"], step)]
+            # [P, rows, L] with bin q = q0 + p L: each fold is one contiguous matrix.
+            folded.append(band.reshape(batch * g["n"], g["P"], L).transpose(0, 1).contiguous())
+            tasks += [(idx, r0, min(r0 + step, batch * g["n"])) for r0 in range(0, batch * g["n"], step)]
+        tw0 = self._tw0[:, None, :]  # [D, 1, L]
 
         def run(task: tuple[int, int, int]) -> torch.Tensor:
             idx, r0, r1 = task
-            chunk = folded[idx][r0:r1]
-            if self._groups[idx]["P"] == 1:
-                z = chunk * self._tw0  # broadcast [rows, 1, L] -> [rows, D, L]
+            chunk = folded[idx][:, r0:r1]  # [P, rows, L]
+            P, rows = chunk.shape[0], r1 - r0
+            if P == 1:
+                z = chunk * tw0  # [D, rows, L]
             else:
-                z = getattr(self, f"_dft{idx}") @ chunk
-                z = z * self._tw0 if track_grad else z.mul_(self._tw0)
+                z = (getattr(self, f"_dft{idx}") @ chunk.reshape(P, rows * L)).view(-1, rows, L)
+                z = z * tw0 if track_grad else z.mul_(tw0)
             # norm="forward" leaves the inverse unscaled; torch's default scales in an extra pass.
-            sub = torch.fft.ifft(z, norm="forward")  # sub[r, m, j] = analytic(m + D j), base band
-            return self._envelope_and_downsample(sub, track_grad)
+            sub = torch.fft.ifft(z, norm="forward")  # sub[m, r, j] = analytic_r(m + D j), base band
+            return self._downsample(self._envelope(sub, track_grad))
 
         pieces = _run_in_threads(run, tasks, threads)
         per_group: list[list[torch.Tensor]] = [[] for _ in self._groups]
@@ -291,13 +306,12 @@ class Cochleagram(nn.Module):
         outputs = [torch.cat(p).view(batch, g["n"], -1) for p, g in zip(per_group, self._groups)]
         return torch.cat(outputs, dim=1)[:, self._channel_order]
 
-    def _envelope_and_downsample(self, sub: torch.Tensor, track_grad: bool) -> torch.Tensor:
-        """Analytic base-band subbands ``[rows, D, L]`` -> downsampled envelopes ``[rows, n_frames]``."""
+    @staticmethod
+    def _envelope(sub: torch.Tensor, track_grad: bool) -> torch.Tensor:
+        """Analytic signals (complex) -> magnitudes floored at 1e-8, same shape."""
         parts = torch.view_as_real(sub)
         if track_grad:
             squares = parts.square()
-            env = torch.sqrt(torch.clamp(squares[..., 0] + squares[..., 1], min=ENVELOPE_FLOOR**2))
-        else:  # in place: these full-rate arrays are the bulk of the memory traffic
-            parts.mul_(parts)
-            env = torch.add(parts[..., 0], parts[..., 1]).clamp_(min=ENVELOPE_FLOOR**2).sqrt_()
-        return self._downsample_transposed(env)
+            return torch.sqrt(torch.clamp(squares[..., 0] + squares[..., 1], min=ENVELOPE_FLOOR**2))
+        parts.mul_(parts)  # in place: these full-rate arrays are the bulk of the memory traffic
+        return torch.add(parts[..., 0], parts[..., 1]).clamp_(min=ENVELOPE_FLOOR**2).sqrt_()

@@ -150,3 +150,23 @@ def test_buffers_follow_the_module(coch):
     moved = Cochleagram().to(torch.device("meta"))
     assert all(b.device.type == "meta" for b in moved.buffers())
     assert all(b.device.type == "cpu" for b in coch.buffers())
+
+
+def test_works_in_a_forked_dataloader_style_worker(coch):
+    """Forked workers (DataLoader-style, one torch thread: libgomp cannot be used with more
+    threads after fork) compute the same cochleagram after the parent used the thread pool."""
+    import multiprocessing as mp
+
+    x = _random_batch(2, seed=5)
+    with torch.no_grad():
+        expected = coch(x)  # creates the worker thread pool in this process
+    ctx = mp.get_context("fork")
+    with ctx.Pool(1) as pool:
+        result = pool.apply_async(_forked_cochleagram, (x,)).get(timeout=120)
+    assert_same_cochleagram(result, expected)
+
+
+def _forked_cochleagram(x: torch.Tensor) -> torch.Tensor:
+    torch.set_num_threads(1)
+    with torch.no_grad():
+        return Cochleagram()(x)

@@ -32,27 +32,28 @@ def run_dirs(logs: Path) -> list[Path]:
 
 def test_wandb_run_checkpoint_and_resume(tmp_path, cache_dir, tiny_corpus):
     logs = tmp_path / "logs"
-    run_train(["trainer.max_steps=3"], logs, cache_dir)
+    # One epoch of the tiny corpus (4 steps), then resume for a second one.
+    run_train(["trainer.max_steps=-1", "trainer.max_epochs=1"], logs, cache_dir)
     (first,) = run_dirs(logs)
     last = first / "checkpoints" / "last.ckpt"
     assert last.is_file()
     ckpt = torch.load(last, map_location="cpu", weights_only=False)
-    assert ckpt["global_step"] == 3
+    assert ckpt["global_step"] == 4
     assert ckpt["auditory_dnn"]["vocabularies"]["word"] == tiny_corpus.vocabulary
     assert ckpt["auditory_dnn"]["label_sizes"] == {"word": 6}
 
     rows = history(run_file(first / "wandb"))
     steps = [r["trainer/global_step"] for r in rows if "train/word/loss_step" in r]
-    assert steps == [0, 1, 2]
+    assert steps == [0, 1, 2, 3]
     assert all(r["train/word/loss_step"] > 0 for r in rows if "train/word/loss_step" in r)
 
-    run_train([f"ckpt_path={last}", "trainer.max_steps=6"], logs, cache_dir)
+    run_train([f"ckpt_path={last}", "trainer.max_steps=-1", "trainer.max_epochs=2"], logs, cache_dir)
     second = next(d for d in run_dirs(logs) if d != first)
     resumed = torch.load(second / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
-    assert resumed["global_step"] == 6
+    assert resumed["global_step"] == 8
     rows = history(run_file(second / "wandb"))
     steps = [r["trainer/global_step"] for r in rows if "train/word/loss_step" in r]
-    assert steps == [3, 4, 5]  # continues where the first run stopped; nothing re-logged
+    assert steps == [4, 5, 6, 7]  # continues where the first run stopped; nothing re-logged
     val = [r["val/word/acc"] for r in rows if "val/word/acc" in r]
     assert val and all(0.0 <= v <= 1.0 for v in val)
 
