@@ -10,11 +10,12 @@ Two methods give the same numbers (tests/test_cochleagram.py proves it):
 * ``"direct"``: the reference algorithm, one full-length inverse FFT per channel.
 * ``"banded"`` (default): each subband only occupies the rfft bins of its filter, so its
   analytic signal is a band-limited complex signal. Shifting it to base band (which leaves
-  the magnitude unchanged) and splitting time as ``t = m + M j`` turns the full-length
-  inverse FFT into ``M`` inverse FFTs of length ``L = N / M >= bandwidth`` after one twiddle
-  multiply (a pruned FFT). Channels are processed in small chunks so the full-rate complex
-  subbands never leave the CPU caches, and the envelope is written directly in time order
-  for a polyphase matrix-multiply downsampler.
+  the magnitude unchanged) and splitting time as ``t = m + D j`` (``D`` = downsampling
+  factor) turns the full-length inverse FFT into ``D`` inverse FFTs of length ``N / D``
+  after a small DFT and a twiddle multiply (a pruned FFT). That layout is exactly the
+  polyphase layout of the strided low-pass, which becomes one matrix product. Channels
+  are processed in small chunks, on one worker thread per core, so the full-rate complex
+  subbands stay in the CPU caches.
 """
 
 from __future__ import annotations
@@ -25,7 +26,6 @@ import threading
 from concurrent.futures import ThreadPoolExecutor
 from typing import Literal
 
-import numpy as np
 import torch
 from torch import nn
 
@@ -83,11 +83,6 @@ class _ClippedPowerCompression(torch.autograd.Function):
         (u,) = ctx.saved_tensors
         slope = (ctx.power * u.pow(ctx.power - 1)).clamp(-ctx.clip, ctx.clip)
         return grad_out * slope * ctx.scale, None, None, None, None
-
-
-def _divisors(n: int) -> list[int]:
-    small = [d for d in range(1, int(math.isqrt(n)) + 1) if n % d == 0]
-    return sorted(set(small + [n // d for d in small]))
 
 
 class Cochleagram(nn.Module):
@@ -170,8 +165,8 @@ class Cochleagram(nn.Module):
         with ``tw0[m, q0] = exp(2 pi i q0 m / N)`` and ``F[m, p] = exp(2 pi i p m / D)``:
         a ``D x P`` DFT matrix product, one twiddle multiply and ``D`` inverse FFTs of
         length ``L`` per channel instead of one of length ``N``. The envelope comes out as
-        ``E[m, j]``, i.e. the transpose of the ``[L, D]`` block layout the polyphase
-        downsampler multiplies with, so no data is reordered.
+        ``E[m, j] = e[m + D j]``: row ``m`` holds polyphase component ``m``, which is what
+        the polyphase downsampler multiplies with, so no data is reordered.
         """
         N, D = self.signal_length, self.downsample_factor
         # Polyphase downsampler: the kernel cut into blocks of D taps, [n_blocks, D]. A short
