@@ -146,3 +146,17 @@ def test_constant_features_predict_nothing():
     fit = fit_targets(eig, torch.as_tensor(y[:12]))
     assert torch.all(fit.predictions == 0)
     assert torch.isfinite(fit.loo_error).all()
+
+
+def test_mean_of_blocks_equals_fitting_the_mean_explicitly():
+    x_train, x_test, y_train, _ = problem(n_train=40, n_test=20, n_targets=30, seed=4)
+    reps = np.concatenate([y_train + np.random.default_rng(k).standard_normal(y_train.shape) for k in range(3)], axis=1)
+    mean = reps.reshape(40, 3, 30).mean(axis=1)
+    eig = decompose(torch.as_tensor(x_train), torch.as_tensor(x_test))
+    explicit = fit_targets(eig, torch.as_tensor(np.concatenate([mean, reps], axis=1)))
+    blocks = fit_targets(eig, torch.as_tensor(reps), mean_of_blocks=3)
+    np.testing.assert_array_equal(blocks.alpha_index.numpy(), explicit.alpha_index.numpy())
+    np.testing.assert_allclose(blocks.loo_error.numpy(), explicit.loo_error.numpy(), rtol=1e-10)
+    np.testing.assert_allclose(blocks.predictions.numpy(), explicit.predictions.numpy(), rtol=1e-9, atol=1e-12)
+    with pytest.raises(ValueError, match="mean_of_blocks=4"):
+        fit_targets(eig, torch.as_tensor(reps), mean_of_blocks=4)
