@@ -54,9 +54,7 @@ def check_layers(model: nn.Module, layers: Sequence[str]) -> dict[str, nn.Module
     modules = dict(model.named_modules())
     missing = [name for name in layers if name not in modules or not name]
     if missing:
-        raise ValueError(
-            f"{type(model).__name__} has no submodule(s) {missing}; available: {_some_names(model, 40)}"
-        )
+        raise ValueError(f"{type(model).__name__} has no submodule(s) {missing}; available: {_some_names(model, 40)}")
     if len(set(layers)) != len(layers):
         raise ValueError(f"layer names must be unique, got {list(layers)}")
     return {name: modules[name] for name in layers}
@@ -165,7 +163,7 @@ def extract_activations(
                     out = {layer: stored[layer] for layer in layers}
                 log.info("Activations of %s loaded from %s", type(model).__name__, path)
                 return out
-            except Exception as exc:  # corrupt or partial file: rebuild
+            except Exception as exc:  # noqa: BLE001  (any unreadable file: rebuild it)
                 log.warning("Activation cache %s is unreadable (%s); extracting again", path, exc)
 
     device = module_device(model)
@@ -184,7 +182,9 @@ def extract_activations(
     try:
         with torch.inference_mode():
             starts = range(0, len(wav), batch_size)
-            for start in tqdm(starts, desc=f"Activations of {type(model).__name__}", unit="batch", disable=not progress):
+            for start in tqdm(
+                starts, desc=f"Activations of {type(model).__name__}", unit="batch", disable=not progress
+            ):
                 batch = torch.from_numpy(wav[start : start + batch_size]).to(device)
                 if preprocess is not None:
                     batch = preprocess(batch)
@@ -192,9 +192,7 @@ def extract_activations(
                 model(batch)
                 for name in layers:
                     if name not in captured:
-                        raise RuntimeError(
-                            f"layer {name!r} of {type(model).__name__} did not run in the forward pass"
-                        )
+                        raise RuntimeError(f"layer {name!r} of {type(model).__name__} did not run in the forward pass")
                     chunks[name].append(captured[name].numpy())
     finally:
         for handle in handles:

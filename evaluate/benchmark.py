@@ -135,7 +135,9 @@ class Benchmark:
         def per_target(values, what: str, default) -> np.ndarray:
             arr = np.asarray(default if values is None else values)
             if arr.ndim != 1 or len(arr) != n_targets:
-                raise BenchmarkError(f"{what} must have one entry per target ({n_targets}), got shape {list(arr.shape)}")
+                raise BenchmarkError(
+                    f"{what} must have one entry per target ({n_targets}), got shape {list(arr.shape)}"
+                )
             return arr
 
         participant = per_target(participant, "participant", None)

@@ -125,8 +125,8 @@ def resolve_root(root: str | os.PathLike | None = None) -> Path:
 def _missing(path: Path, root: Path, what: str = "file") -> FileNotFoundError:
     return FileNotFoundError(
         f"{path} not found (missing {what} of the fMRI data release under {root}). Download the "
-        f"release (about 180 MB) with `{DOWNLOAD_COMMAND} --dest {root}`, or point root= / "
-        f"${ROOT_ENV} at the folder that contains data/."
+        f"release (about 180 MB) with `{DOWNLOAD_COMMAND} --dest {root}`, or point fmri_root= "
+        f"(python -m evaluate), root= (Python) or ${ROOT_ENV} at the folder that contains data/."
     )
 
 

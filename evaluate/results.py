@@ -39,10 +39,10 @@ class Score:
         per_roi: roi, value, sem, best_relative_layer, best_relative_layer_sem, n_targets
             (``roi == "all"`` is every target).
         per_roi_layer: roi, layer, value, sem.
-        per_voxel: one row per layer x target: layer, target, participant, roi,
+        per_voxel: one row per layer x target: layer, voxel (or component), participant, roi,
             r2_corrected (median over splits, before clipping), r2 (median uncorrected),
             alpha (median), rv_hat (median predicted-response reliability).
-        ceiling: one row per target: target, participant, roi, rv (median over splits of the
+        ceiling: one row per target: voxel (or component), participant, roi, rv (median over splits of the
             Spearman-Brown corrected, floored split-half reliability).
         rsa: value, sem, ceiling, ceiling_sem (RSA of the best layer chosen on training
             sounds; ``{}`` when not computed).
@@ -140,9 +140,12 @@ class Score:
             if file.endswith(".parquet"):
                 tables[name] = pd.read_parquet(table_path)
             else:
-                tables[name] = pd.read_csv(table_path, keep_default_na=True) if table_path.stat().st_size > 1 else pd.DataFrame()
-        if "roi" in tables.get("per_roi", pd.DataFrame()):
-            tables["per_roi"]["roi"] = tables["per_roi"]["roi"].fillna("")
+                tables[name] = (
+                    pd.read_csv(table_path, keep_default_na=True) if table_path.stat().st_size > 1 else pd.DataFrame()
+                )
+        for table in tables.values():  # CSV turns the empty ROI label ("no ROI") into NaN
+            if "roi" in table:
+                table["roi"] = table["roi"].fillna("").astype(str)
         return cls(
             benchmark=head["benchmark"],
             model=head["model"],

@@ -217,7 +217,9 @@ def score(
     mean_resp = resp.mean(axis=2)
     n_targets, n_splits, n_layers = benchmark.n_targets, len(splits), len(layers)
     pairs = list(itertools.combinations(range(n_reps), 2)) if corrected else []
-    stacked = np.concatenate([mean_resp] + [resp[:, :, k] for k in range(n_reps)] if corrected else [mean_resp], axis=1)
+    # Columns [rep 0 | rep 1 | ...]; the ridge also fits their mean (REFERENCE.md: the mean of
+    # the repetitions) and returns [mean | rep 0 | ...].
+    stacked = np.concatenate([resp[:, :, k] for k in range(n_reps)], axis=1) if corrected else mean_resp
     y_all = torch.as_tensor(stacked, dtype=torch.float64, device=dev)
 
     r2 = np.zeros((n_layers, n_splits, n_targets))
@@ -235,7 +237,7 @@ def score(
             t0 = time.perf_counter()
             x = torch.as_tensor(feats[layer], dtype=torch.float64, device=dev)
             eig = decompose(x[train], x[test])
-            fit = fit_targets(eig, y_all[train], alphas)
+            fit = fit_targets(eig, y_all[train], alphas, mean_of_blocks=n_reps if corrected else 0)
             pred = fit.predictions.cpu().numpy()
             t_fit += time.perf_counter() - t0
             r = test_correlation(pred[:, :n_targets], mean_resp[test])
@@ -305,20 +307,29 @@ def score(
              "best_relative_layer_sem": stats["rel_sem"], "n_targets": stats["n"]}
         )  # fmt: skip
         pivot = stats["per_layer"]
-        sems = _within_participant_sem(pivot) if benchmark.kind == "voxels" else pivot.std(ddof=1).to_numpy() / np.sqrt(len(pivot))
+        sems = (
+            _within_participant_sem(pivot)
+            if benchmark.kind == "voxels"
+            else pivot.std(ddof=1).to_numpy() / np.sqrt(len(pivot))
+        )
         for layer, v, e in zip(layers, pivot.mean(axis=0).to_numpy(), sems):
             roi_layer_rows.append({"roi": name, "layer": layer, "value": float(v), "sem": float(e)})
     per_roi_layer = pd.DataFrame(roi_layer_rows)
     per_layer = per_roi_layer[per_roi_layer["roi"] == "all"].drop(columns="roi").reset_index(drop=True)
     unit_name = "participant" if benchmark.kind == "voxels" else "component"
+    target_col = "voxel" if benchmark.kind == "voxels" else "component"
     per_participant = pd.DataFrame(
-        {unit_name: everything["units"], "value": everything["unit_value"], "best_relative_layer": everything["unit_rel"]}
+        {
+            unit_name: everything["units"],
+            "value": everything["unit_value"],
+            "best_relative_layer": everything["unit_rel"],
+        }
     )
 
     per_voxel = pd.DataFrame(
         {
             "layer": np.repeat(layers, n_targets),
-            "target": np.tile(targets["target"].to_numpy(), n_layers),
+            target_col: np.tile(targets["target"].to_numpy(), n_layers),
             "participant": np.tile(participant, n_layers),
             "roi": np.tile(roi, n_layers),
             "r2_corrected": np.median(r2c, axis=1).ravel() if corrected else np.nan,
@@ -328,7 +339,8 @@ def score(
         }
     )
     ceiling = pd.DataFrame(
-        {"target": targets["target"].to_numpy(), "participant": participant, "roi": roi,
+        {target_col: targets["target"].to_numpy(),
+         "participant": participant, "roi": roi,
          "rv": _nanmedian_rows(rv) if corrected else np.nan}
     )  # fmt: skip
 
@@ -340,16 +352,20 @@ def score(
         rsa_result, rsa_per_layer = rsa_score(feats, mean_resp, participant, splits)
         t_rsa = time.perf_counter() - t0
 
-    metric = "median noise-corrected r2 of the cross-validated best layer" if corrected else "median r2 of the cross-validated best layer"
+    metric = (
+        "median noise-corrected r2 of the cross-validated best layer"
+        if corrected
+        else "median r2 of the cross-validated best layer"
+    )
     info = {
         "n_splits": n_splits,
-        "n_train": int(len(splits[0][0])),
-        "n_test": int(len(splits[0][1])),
-        "alphas": [float(alphas.min()), float(alphas.max()), int(len(alphas))],
+        "n_train": len(splits[0][0]),
+        "n_test": len(splits[0][1]),
+        "alphas": [float(alphas.min()), float(alphas.max()), len(alphas)],
         "n_iterations": n_iterations,
         "noise_corrected": corrected,
         "n_targets": n_targets,
-        "n_excluded": int(len(benchmark.excluded)),
+        "n_excluded": len(benchmark.excluded),
         "excluded": benchmark.excluded.astype(str).to_dict(orient="records"),
         "device": str(dev),
         "seconds": {"total": time.perf_counter() - t_start, "regression": t_fit, "best_layer_cv": t_cv, "rsa": t_rsa},
@@ -375,4 +391,4 @@ def score(
     )
 
 
-__all__ = ["score", "check_activations", "cv_best_layer", "BenchmarkError"]
+__all__ = ["BenchmarkError", "check_activations", "cv_best_layer", "score"]

@@ -54,7 +54,7 @@ def test_batch_size_and_mode_do_not_change_features(net, waves, tmp_path):
 def test_cache_is_keyed_by_weights_layers_and_stimuli(waves, tmp_path):
     torch.manual_seed(1)
     model = CochCNN9(heads={"word": 3}, width=1 / 16)
-    files = lambda: sorted((tmp_path / "activations").glob("*.npz"))  # noqa: E731
+    files = lambda: sorted((tmp_path / "activations").glob("*.npz"))
     first = extract_activations(model, waves, ["relu4"], cache_dir=tmp_path, progress=False)
     assert len(files()) == 1
     calls = []

@@ -99,8 +99,7 @@ def test_known_signal_scores_near_ceiling_and_random_features_near_zero():
 
 
 def test_roi_tables_and_summary_statistics():
-    bench, true, rng = simulated(n_voxels=64, n_participants=4)
-    # Make Primary voxels noisier so ROIs differ.
+    bench, true, _ = simulated(n_voxels=64, n_participants=4)
     result = score({"a": true[:, :10], "b": true}, bench, progress=False, rsa=False)
     roi = result.per_roi.set_index("roi")
     assert list(roi.index) == ["all", *ROIS]
@@ -150,7 +149,7 @@ def test_splits_are_the_reference_draw():
         assert len(np.intersect1d(a, b)) == 0 and len(a) + len(b) == 165
 
 
-def test_components_are_scored_without_noise_correction():
+def test_components_are_scored_without_noise_correction(tmp_path):
     bench, true, rng = simulated(n_voxels=6, n_participants=1, noise=(0.2, 0.4))
     comp = Benchmark.from_arrays(bench.responses.mean(axis=2), participant=["c"] * 6, kind="components",
                                  target_ids=[f"comp{i}" for i in range(6)], name="comp")  # fmt: skip
@@ -160,6 +159,9 @@ def test_components_are_scored_without_noise_correction():
     assert result.value == pytest.approx(result.per_participant["value"].mean())
     assert 0.7 < result.value < 1.0
     assert result.per_voxel["r2_corrected"].isna().all() and result.rsa == {}
+    result.save(tmp_path)
+    back = Score.load(tmp_path)
+    assert (back.per_voxel["roi"] == "").all() and list(back.per_participant["component"]) == [f"comp{i}" for i in range(6)]
 
 
 def test_nan_and_constant_voxels_are_excluded_and_reported(caplog):
@@ -173,7 +175,7 @@ def test_nan_and_constant_voxels_are_excluded_and_reported(caplog):
     assert bad.n_targets == 14 and list(bad.excluded["target"]) == [2, 5]
     result = score({"true": true}, bad, progress=False, rsa=False)
     assert np.isfinite(result.value) and result.info["n_excluded"] == 2
-    assert not result.per_voxel["target"].isin([2, 5]).any()
+    assert not result.per_voxel["voxel"].isin([2, 5]).any()
 
 
 @pytest.mark.parametrize(
@@ -207,7 +209,7 @@ def test_bad_benchmark_arrays_are_clear_errors():
 
 
 def test_score_saves_and_loads(tmp_path):
-    bench, true, rng = simulated(n_voxels=24, n_participants=3)
+    bench, true, _ = simulated(n_voxels=24, n_participants=3)
     result = score({"a": true[:, :5], "b": true}, bench, model="m1", progress=False)
     result.save(tmp_path / "s")
     back = Score.load(tmp_path / "s")

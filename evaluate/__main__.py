@@ -1,0 +1,3 @@
+from evaluate.app import main
+
+main()

@@ -1,0 +1,107 @@
+"""End-to-end `python -m evaluate` runs on a fixture copy of the fMRI release."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from hydra import compose, initialize_config_module
+
+from evaluate import Score, extract_activations, load_benchmark, score
+from tests.conftest import REPO
+
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+from release_fixture import write_release
+
+
+@pytest.fixture(scope="module")
+def release(tmp_path_factory):
+    return write_release(tmp_path_factory.mktemp("release"), n_voxels_per_participant=10, n_participants=3)
+
+
+def run(args: list[str], logs: Path, cache_dir: Path, module: str = "evaluate", check: bool = True):
+    env = {**os.environ, "AUDITORY_DNN_CACHE": str(cache_dir), "AUDITORY_DNN_LOGS": str(logs), "WANDB_MODE": "offline",
+           "WANDB_SILENT": "true"}  # fmt: skip
+    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=env, capture_output=True, text=True,
+                          timeout=600, check=False)  # fmt: skip
+    if check:
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc
+
+
+def only_run_dir(logs: Path) -> Path:
+    (run_dir,) = (logs / "evaluate" / "runs").iterdir()
+    return run_dir
+
+
+def test_checkpoint_is_scored_and_matches_the_api(tmp_path, cache_dir, tiny_corpus, release):
+    run(["debug=fast", "logger=none", "trainer.max_steps=2"], tmp_path / "train_logs", cache_dir, module="train")
+    (train_dir,) = (tmp_path / "train_logs" / "train" / "runs").iterdir()
+    ckpt = train_dir / "checkpoints" / "last.ckpt"
+
+    logs = tmp_path / "logs"
+    proc = run([f"ckpt_path={ckpt}", f"fmri_root={release['root']}", "benchmark=nh2015", "layers=[relu0,relu2,relufc]"],
+               logs, cache_dir)  # fmt: skip
+    out_dir = only_run_dir(logs)
+    assert "on nh2015: median noise-corrected r2" in proc.stdout and "Primary" in proc.stdout
+    for name in ("layer_curves.png", "best_layer.png", "rsa.png"):
+        png = out_dir / "figures" / name
+        assert png.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n", name
+    head = json.loads((out_dir / "score" / "score.json").read_text())
+    assert head["benchmark"] == "nh2015" and head["layers"] == ["relu0", "relu2", "relufc"]
+    assert head["info"]["model"]["global_step"] == 2 and head["info"]["model"]["ckpt_path"] == str(ckpt.resolve())
+    assert "step2" in head["model"]
+    saved = Score.load(out_dir / "score")
+    assert len(saved.per_voxel) == 3 * 30 and (out_dir / "summary.txt").read_text().startswith(head["model"])
+
+    # The same numbers from the Python API.
+    from train.checkpoint import load_network
+
+    net = load_network(ckpt).net
+    bench = load_benchmark("nh2015", release["root"])
+    acts = extract_activations(net, bench.waveforms, ["relu0", "relu2", "relufc"], cache=False, progress=False)
+    direct = score(acts, bench, progress=False)
+    assert saved.value == pytest.approx(direct.value, rel=1e-6, abs=1e-12)
+    np.testing.assert_allclose(saved.per_voxel["r2"], direct.per_voxel["r2"], rtol=1e-6, atol=1e-12)
+
+
+@pytest.mark.parametrize("benchmark, kind, n_targets", [("nh2015comp", "components", 6), ("b2021", "voxels", 50)])
+def test_other_release_benchmarks(tmp_path, cache_dir, release, benchmark, kind, n_targets):
+    logs = tmp_path / "logs"
+    run(["model=cochcnn9", "model.width=0.0625", f"fmri_root={release['root']}", f"benchmark={benchmark}",
+         "layers=[relu1,relufc]", "progress=false"], logs, cache_dir)  # fmt: skip
+    saved = Score.load(only_run_dir(logs) / "score")
+    assert (saved.benchmark, saved.kind) == (benchmark, kind)
+    unit = "component" if kind == "components" else "voxel"
+    assert saved.per_voxel[unit].nunique() == n_targets
+    assert saved.model == "CochCNN9-untrained-seed0" and np.isfinite(saved.value)
+
+
+def test_missing_release_and_bad_layer_are_clear_errors(tmp_path, cache_dir, release):
+    proc = run(["model=cochcnn9", "model.width=0.0625", f"fmri_root={tmp_path / 'nowhere'}"], tmp_path / "l1",
+               cache_dir, check=False)  # fmt: skip
+    assert proc.returncode != 0
+    text = proc.stderr + proc.stdout
+    assert "benchmark could not be loaded" in text and "python -m evaluate.download" in text
+    assert "Traceback" not in text.split("benchmark could not be loaded")[0][-200:]
+
+    proc = run(["model=cochcnn9", "model.width=0.0625", f"fmri_root={release['root']}", "layers=[relu0,relu9]"],
+               tmp_path / "l2", cache_dir, check=False)  # fmt: skip
+    assert proc.returncode != 0 and "has no submodule(s) ['relu9']" in proc.stderr + proc.stdout
+
+    proc = run([f"fmri_root={release['root']}"], tmp_path / "l3", cache_dir, check=False)
+    assert proc.returncode != 0 and "nothing to score: pass ckpt_path=" in proc.stderr + proc.stdout
+
+
+@pytest.mark.parametrize("benchmark", ["nh2015", "b2021", "nh2015comp"])
+def test_evaluate_config_composes(benchmark):
+    with initialize_config_module(config_module="conf", version_base="1.3"):
+        cfg = compose(config_name="evaluate", overrides=[f"benchmark={benchmark}", "fmri_root=/data/fmri"])
+    assert cfg.benchmark._target_ == f"evaluate.release.load_{benchmark}"
+    assert cfg.benchmark.root == "/data/fmri"
+    assert cfg.ckpt_path is None and cfg.layers is None and cfg.device == "auto"
