@@ -27,6 +27,7 @@ test-slow: $(STAMP)
 
 bench: $(STAMP)
 	$(BIN)/python bench/cochleagram.py
+	$(BIN)/python bench/scoring.py
 
 clean:
 	rm -rf $(VENV) logs .pytest_cache
