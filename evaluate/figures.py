@@ -31,7 +31,8 @@ def _save(fig: plt.Figure, path: Path) -> Path:
 
 
 def _title(result: Score, what: str) -> str:
-    return f"{result.model} on {result.benchmark}: {what}"
+    where = f"{result.benchmark} (SYNTHETIC, not brain data)" if result.is_synthetic else result.benchmark
+    return f"{result.model} on {where}: {what}"
 
 
 def layer_curves(result: Score, path: Path) -> Path:

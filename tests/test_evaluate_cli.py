@@ -98,10 +98,27 @@ def test_missing_release_and_bad_layer_are_clear_errors(tmp_path, cache_dir, rel
     assert proc.returncode != 0 and "nothing to score: pass ckpt_path=" in proc.stderr + proc.stdout
 
 
-@pytest.mark.parametrize("benchmark", ["nh2015", "b2021", "nh2015comp"])
+@pytest.mark.parametrize("benchmark", ["nh2015", "b2021", "nh2015comp", "synthetic", "synthetic_comp"])
 def test_evaluate_config_composes(benchmark):
     with initialize_config_module(config_module="conf", version_base="1.3"):
         cfg = compose(config_name="evaluate", overrides=[f"benchmark={benchmark}", "fmri_root=/data/fmri"])
-    assert cfg.benchmark._target_ == f"evaluate.release.load_{benchmark}"
-    assert cfg.benchmark.root == "/data/fmri"
+    if benchmark.startswith("synthetic"):
+        assert cfg.benchmark._target_ == "evaluate.synthetic.load_synthetic"
+        assert cfg.benchmark.get("components", False) == (benchmark == "synthetic_comp")
+    else:
+        assert cfg.benchmark._target_ == f"evaluate.release.load_{benchmark}"
+        assert cfg.benchmark.root == "/data/fmri"
     assert cfg.ckpt_path is None and cfg.layers is None and cfg.device == "auto"
+
+
+def test_synthetic_benchmark_end_to_end(tmp_path, cache_dir):
+    """No download needed: the synthetic benchmark is built locally (cached for the session)."""
+    logs = tmp_path / "logs"
+    proc = run(["model=cochcnn9", "model.width=0.0625", "benchmark=synthetic", "benchmark.voxels_per_participant=40",
+                "layers=[relu0,relu4,relufc]", "progress=false"], logs, cache_dir)  # fmt: skip
+    out_dir = only_run_dir(logs)
+    assert "_synthetic_" in out_dir.name and "on synthetic:" in proc.stdout
+    saved = Score.load(out_dir / "score")
+    assert saved.benchmark == "synthetic" and saved.per_voxel["voxel"].nunique() == 320
+    assert set(saved.per_roi["roi"]) == {"all", "Primary", "Anterior", "Lateral", "Posterior"}
+    assert 0 < saved.value < 1 and (out_dir / "figures" / "layer_curves.png").is_file()
