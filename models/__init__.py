@@ -2,5 +2,6 @@
 
 from models.cochcnn9 import CochCNN9
 from models.cochleagram import Cochleagram
+from models.cochresnet50 import CochResNet50
 
-__all__ = ["Cochleagram", "CochCNN9"]
+__all__ = ["CochCNN9", "CochResNet50", "Cochleagram"]
