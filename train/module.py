@@ -65,16 +65,37 @@ class TaskModule(pl.LightningModule):
         for name, head in self.heads.items():
             loss = head.loss(outputs[name], batch)
             total = total + head.loss_weight * loss
-            metrics = self.metrics[f"{stage}_{name}"]
-            metrics.update(outputs[name].detach(), head.targets(batch))
             on_step = stage == "train"
-            self.log(f"{stage}/{name}/loss", loss, on_step=on_step, on_epoch=True, batch_size=batch_size, sync_dist=True)
-            for key, metric in metrics.items():
-                self.log(
-                    f"{stage}/{name}/{key}", metric, on_step=on_step, on_epoch=True, prog_bar=True, batch_size=batch_size
-                )
+            self.log(
+                f"{stage}/{name}/loss", loss, on_step=on_step, on_epoch=True, batch_size=batch_size, sync_dist=True
+            )
+            metrics = self.metrics[f"{stage}_{name}"]
+            inputs = head.metric_inputs(outputs[name].detach(), batch)
+            if inputs is None:  # no clip in this batch carries the label (e.g. clean speech)
+                continue
+            if on_step and head.step_metrics:
+                for key, value in metrics(*inputs).items():
+                    self.log(f"{stage}/{name}/{key}_step", value, on_step=True, on_epoch=False, prog_bar=True,
+                             batch_size=batch_size)  # fmt: skip
+            else:
+                metrics.update(*inputs)
         self.log(f"{stage}/loss", total, on_step=stage == "train", on_epoch=True, batch_size=batch_size, sync_dist=True)
         return total
+
+    def _log_epoch_metrics(self, stage: str) -> None:
+        for name in self.heads:
+            metrics = self.metrics[f"{stage}_{name}"]
+            if not any(m.update_count for m in metrics.values()):
+                continue  # the label never occurred this epoch (e.g. events in clean speech)
+            for key, value in metrics.compute().items():
+                self.log(f"{stage}/{name}/{key}", value, prog_bar=stage == "val", sync_dist=True)
+            metrics.reset()
+
+    def on_train_epoch_end(self) -> None:
+        self._log_epoch_metrics("train")
+
+    def on_validation_epoch_end(self) -> None:
+        self._log_epoch_metrics("val")
 
     def training_step(self, batch: dict, batch_idx: int) -> torch.Tensor:
         return self._step(batch, "train")
@@ -86,7 +107,10 @@ class TaskModule(pl.LightningModule):
         optimizer = self.optimizer_factory(self.parameters())
         if self.scheduler_factory is None:
             return optimizer
-        return {"optimizer": optimizer, "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "epoch"}}
+        return {
+            "optimizer": optimizer,
+            "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "epoch"},
+        }
 
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint[CHECKPOINT_KEY] = {

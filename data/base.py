@@ -1,0 +1,126 @@
+"""What every training DataModule delivers, and the mixing they share.
+
+Dataset items (before batching) are dicts:
+
+* ``speech``: float32 ``[samples]`` at 20 kHz (2 s = 40,000 samples);
+* ``background``: float32 ``[samples]`` (zeros when there is none);
+* ``snr_db``: float32 scalar, dB (``+inf``: speech alone; ``-inf``: background alone);
+* ``word``, ``speaker``: int64 scalars, :data:`MISSING` (-1) when the clip has no such label;
+* ``audioset``: float32 ``[n_event_classes]`` multi-hot labels of the background's events;
+* ``audioset_mask``: float32 scalar, 1 when the event labels are valid (0 in the clean
+  condition, where there is no background, or when a source has no event labels).
+
+Workers only read and slice audio; :meth:`MixingDataModule.on_after_batch_transfer` mixes
+speech and background at the drawn SNR and RMS-normalises to 0.1 on the model's device,
+adding ``waveform`` ``[batch, samples]`` to the batch.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+import pytorch_lightning as pl
+import torch
+from torch.utils.data import DataLoader, Dataset
+
+from data.mixing import mix_at_snr
+
+NOISE_CONDITIONS = ("clean", "noisy")
+MISSING = -1  # label index of a clip without that label (ignored by the losses)
+SAMPLE_RATE = 20000
+CLIP_SAMPLES = 40000
+
+
+def check_noise(noise: str, snr_db) -> tuple[float, float]:
+    """Validate the noise condition and SNR range; returns ``(low, high)`` in dB."""
+    if noise not in NOISE_CONDITIONS:
+        raise ValueError(f"data.noise must be one of {NOISE_CONDITIONS}, got {noise!r}")
+    low, high = (float(v) for v in snr_db)
+    if not low <= high:
+        raise ValueError(f"data.snr_db must be [low, high] with low <= high, got {list(snr_db)}")
+    return low, high
+
+
+def jitter_crop(
+    audio: np.ndarray, length: int, target: tuple[int, int] | None, rng: np.random.Generator | None
+) -> np.ndarray:
+    """A ``length``-sample window of ``audio`` (zero-padded if shorter).
+
+    Without ``rng`` the window is centred on ``target`` (start, end samples of the labelled
+    word) or on the clip. With ``rng`` it is shifted at random as far as the word still
+    overlaps the window's centre (the reference's time-jitter crop).
+    """
+    n = len(audio)
+    mid = (target[0] + target[1]) // 2 if target is not None else n // 2
+    start = mid - length // 2
+    if rng is not None:
+        lo, hi = (target[0], target[1]) if target is not None else (mid, mid + 1)
+        # The centre sample (start + length // 2) must land inside [lo, hi).
+        start = int(rng.integers(lo, max(hi, lo + 1))) - length // 2
+    out = np.zeros(length, dtype=np.float32)
+    src0, src1 = max(start, 0), min(start + length, n)
+    if src1 > src0:
+        out[src0 - start : src1 - start] = audio[src0:src1]
+    return out
+
+
+def empty_events(n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """Event labels of a clip without events: zeros and mask 0."""
+    return torch.zeros(n_classes, dtype=torch.float32), torch.tensor(0.0)
+
+
+def clean_item(item: dict, n_event_classes: int) -> dict:
+    """Make ``item`` a clean-speech item: no background, event labels masked."""
+    item["background"] = torch.zeros_like(item["speech"])
+    item["snr_db"] = torch.tensor(math.inf)
+    item["audioset"], item["audioset_mask"] = empty_events(n_event_classes)
+    return item
+
+
+class MixingDataModule(pl.LightningDataModule):
+    """Base of the training DataModules: loaders, and mixing on the model's device.
+
+    Subclasses set ``self.train_set`` / ``self.val_set`` in :meth:`setup` and provide
+    :attr:`label_sizes` and :attr:`vocabularies` (class names per label; saved with
+    checkpoints so a trained network's outputs can be read).
+    """
+
+    def __init__(self, batch_size: int, num_workers: int, pin_memory: bool = False) -> None:
+        super().__init__()
+        if batch_size < 1:
+            raise ValueError(f"data.batch_size must be >= 1, got {batch_size}")
+        self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
+        self.train_set: Dataset | None = None
+        self.val_set: Dataset | None = None
+
+    @property
+    def label_sizes(self) -> dict[str, int]:
+        return {name: len(classes) for name, classes in self.vocabularies.items()}
+
+    @property
+    def vocabularies(self) -> dict[str, list[str]]:
+        raise NotImplementedError
+
+    def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
+        return DataLoader(
+            dataset,
+            batch_size=self.batch_size,
+            shuffle=shuffle,
+            num_workers=self.num_workers,
+            persistent_workers=self.num_workers > 0,
+            pin_memory=self.pin_memory,
+            drop_last=shuffle and len(dataset) >= self.batch_size,
+        )
+
+    def train_dataloader(self) -> DataLoader:
+        self.setup("fit")
+        return self._loader(self.train_set, shuffle=True)
+
+    def val_dataloader(self) -> DataLoader:
+        self.setup("fit")
+        return self._loader(self.val_set, shuffle=False)
+
+    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        batch["waveform"] = mix_at_snr(batch["speech"], batch["background"], batch["snr_db"])
+        return batch
