@@ -35,7 +35,7 @@ from data.tts import EspeakSynthesizer, Voice, WordTiming, english_voices, voice
 
 log = logging.getLogger(__name__)
 
-CORPUS_FORMAT = 1  # bump when the rendering changes, so old caches are not reused
+CORPUS_FORMAT = 2  # bump when the rendering changes, so old caches are not reused
 SPLITS = ("train", "val")
 # Voice variants that sound like distinct people (others in espeak's list are effects).
 SPEAKER_VARIANTS = (
@@ -48,6 +48,17 @@ SPEAKER_RATES = (140, 165, 190, 215)
 CONTEXT_WORDS_PER_SIDE = (3, 6)  # [low, high) context words before and after the target
 BABBLE_TALKERS = (3, 9)  # [low, high) talkers per babble clip
 NOISE_EXPONENTS = (-1.0, 2.0)  # spectral slope range of coloured noise (blue .. brown)
+EVENTS_PER_BACKGROUND = (1, 4)  # [low, high) sound events mixed into one background
+EVENT_LEVELS_DB = (-9.0, 0.0)  # relative level of each event in a background
+
+
+@functools.lru_cache(maxsize=1)
+def event_vocabulary() -> tuple[str, ...]:
+    """Audio-event classes of the embedded corpus's backgrounds: stationary coloured noise,
+    multi-talker babble, and every event class of the procedural synthesizer."""
+    from data.sounds import EVENT_CLASSES
+
+    return ("stationary_noise", "babble", *EVENT_CLASSES)
 
 
 def _read_word_list(name: str) -> tuple[list[str], list[str]]:
@@ -82,8 +93,9 @@ class CorpusSpec:
         vocabulary_size: number of labelled words (the first N of ``vocabulary.txt``).
         n_speakers: number of labelled voices.
         train_clips_per_word, val_clips_per_word: clips per word and split.
-        n_train_backgrounds, n_val_backgrounds: background clips per split
-            (half coloured noise, half babble).
+        n_train_backgrounds, n_val_backgrounds: background clips per split, each a
+            mixture of 1-3 sound events (coloured noise, babble, synthesised events;
+            multi-hot labels over :func:`event_vocabulary`).
         seed: every random choice derives from it.
         sample_rate: Hz. clip_seconds: clip length in seconds.
     """
@@ -161,17 +173,22 @@ class ClipJob:
 
 @dataclass(frozen=True)
 class BackgroundJob:
-    """One background clip to render: coloured noise (``talkers`` empty) or babble."""
+    """One background clip to render: a mixture of sound events (their labels).
+
+    ``events`` are names from :func:`event_vocabulary`; ``stationary_noise`` uses
+    ``exponent`` (spectral slope), ``babble`` uses ``talkers`` (voice, text) pairs.
+    """
 
     split: str
     index: int
     seed: tuple[int, ...]
+    events: tuple[str, ...] = ("stationary_noise",)
     exponent: float = 0.0
     talkers: tuple[tuple[Voice, str], ...] = field(default_factory=tuple)
 
     @property
     def kind(self) -> str:
-        return "babble" if self.talkers else "noise"
+        return "+".join(self.events)
 
 
 def plan_jobs(spec: CorpusSpec) -> tuple[list[ClipJob], list[BackgroundJob]]:
@@ -194,16 +211,22 @@ def plan_jobs(spec: CorpusSpec) -> tuple[list[ClipJob], list[BackgroundJob]]:
                 clips.append(ClipJob(split, index, word_id, speaker, word, (spec.seed, 4, split_id, index)))
                 index += 1
         n_bg = spec.n_train_backgrounds if split == "train" else spec.n_val_backgrounds
+        vocabulary = event_vocabulary()
         for b in range(n_bg):
             seed = (spec.seed, 3, split_id, b)
-            if b % 2 == 0:
-                backgrounds.append(BackgroundJob(split, b, seed, exponent=float(rng.uniform(*NOISE_EXPONENTS))))
-            else:
+            # Every class appears as the first event of some background (round robin);
+            # the others are drawn at random.
+            first = vocabulary[b % len(vocabulary)]
+            others = rng.choice(len(vocabulary), int(rng.integers(*EVENTS_PER_BACKGROUND)) - 1, replace=False)
+            events = tuple(dict.fromkeys([first, *(vocabulary[i] for i in others)]))
+            talkers: tuple = ()
+            if "babble" in events:
                 talkers = tuple(
                     (babble_voices[int(rng.integers(len(babble_voices)))], " ".join(rng.choice(context, 10)))
                     for _ in range(int(rng.integers(*BABBLE_TALKERS)))
                 )
-                backgrounds.append(BackgroundJob(split, b, seed, talkers=talkers))
+            exponent = float(rng.uniform(*NOISE_EXPONENTS))
+            backgrounds.append(BackgroundJob(split, b, seed, events=events, exponent=exponent, talkers=talkers))
     return clips, backgrounds
 
 
@@ -262,11 +285,28 @@ def _find_token(words: Sequence[WordTiming], token_index: int, expected: str) ->
 
 
 def render_background(job: BackgroundJob, sample_rate: int, n_samples: int) -> np.ndarray:
-    """Render one background clip, unit RMS, float32 ``[n_samples]``."""
+    """Render one background clip: its events, each at unit RMS times a random level in
+    :data:`EVENT_LEVELS_DB`, summed and normalised to unit RMS; float32 ``[n_samples]``."""
+    from data.sounds import SAMPLE_RATE as SYNTH_RATE
+    from data.sounds import synthesize_event
+
     rng = np.random.default_rng(list(job.seed))
-    if job.talkers:
-        return babble(_synth(sample_rate), job.talkers, n_samples, rng)
-    return coloured_noise(n_samples, job.exponent, rng, sample_rate)
+    total = np.zeros(n_samples, dtype=np.float64)
+    for k, event in enumerate(job.events):
+        if event == "stationary_noise":
+            part = coloured_noise(n_samples, job.exponent, rng, sample_rate)
+        elif event == "babble":
+            part = babble(_synth(sample_rate), job.talkers, n_samples, rng)
+        else:
+            if sample_rate != SYNTH_RATE:
+                raise ValueError(f"sound events are synthesised at {SYNTH_RATE} Hz, the corpus is at {sample_rate} Hz")
+            seed = int(np.random.default_rng([*job.seed, k]).integers(2**31))
+            part = synthesize_event(event, seed, duration=n_samples / sample_rate).waveform[:n_samples]
+        level = np.sqrt(np.mean(np.square(part, dtype=np.float64)))
+        if level > 0:
+            total += part / level * 10 ** (rng.uniform(*EVENT_LEVELS_DB) / 20)
+    level = np.sqrt(np.mean(total**2))
+    return (total / level if level > 0 else total).astype(np.float32)
 
 
 def _render(args: tuple) -> tuple:
@@ -300,11 +340,15 @@ def build_corpus(spec: CorpusSpec, out_dir: Path, workers: int | None = None, pr
             "speaker": np.zeros(n_clips, np.int32),
             "target_start": np.zeros(n_clips, np.int32),
             "target_end": np.zeros(n_clips, np.int32),
+            "background_events": np.zeros((n_bg, len(event_vocabulary())), np.uint8),
         }
     texts: dict[str, list[str]] = {s: [""] * len(arrays[s]["word"]) for s in SPLITS}
     for job in clips:
         a = arrays[job.split]
         a["word"][job.index], a["speaker"][job.index] = job.word, job.speaker
+    event_index = {name: i for i, name in enumerate(event_vocabulary())}
+    for job in backgrounds:
+        arrays[job.split]["background_events"][job.index, [event_index[e] for e in job.events]] = 1
 
     tasks = [(job, voices[job.speaker], spec.sample_rate, n) for job in clips]
     tasks += [(job, None, spec.sample_rate, n) for job in backgrounds]
@@ -345,6 +389,7 @@ def build_corpus(spec: CorpusSpec, out_dir: Path, workers: int | None = None, pr
         "vocabulary": vocabulary_words()[: spec.vocabulary_size],
         "speakers": [v.name() + f"/p{v.pitch}/r{v.rate}" for v in voices],
         "speaker_voices": [asdict(v) for v in voices],
+        "events": list(event_vocabulary()),
     }
 
 
@@ -361,6 +406,7 @@ class SplitArrays:
     speaker: np.ndarray
     target_start: np.ndarray
     target_end: np.ndarray
+    background_events: np.ndarray  # uint8 [n_backgrounds, n_event_classes] multi-hot
     text: list[str]
 
     def __len__(self) -> int:
@@ -384,6 +430,7 @@ class SpeechCorpus:
         self.spec = CorpusSpec(**manifest["spec"])
         self.vocabulary: list[str] = list(manifest["vocabulary"])
         self.speakers: list[str] = list(manifest["speakers"])
+        self.events: list[str] = list(manifest["events"])
 
     @cached_property
     def splits(self) -> dict[str, SplitArrays]:

@@ -1,35 +1,32 @@
 """Lightning DataModule for the embedded speech-in-noise corpus.
 
 Workers only read int16 audio from memory-mapped files; mixing at the drawn SNR and RMS
-normalisation happen on the model's device in :meth:`on_after_batch_transfer`.
+normalisation happen on the model's device (:class:`data.base.MixingDataModule`).
 """
 
 from __future__ import annotations
 
 import logging
-import math
 from collections.abc import Sequence
 
 import numpy as np
-import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import Dataset
 
+from data.base import MixingDataModule, check_noise, clean_item, jitter_crop
 from data.corpus import CorpusSpec, SpeechCorpus, describe, load_corpus
-from data.mixing import mix_at_snr
 
 log = logging.getLogger(__name__)
 
-NOISE_CONDITIONS = ("clean", "noisy")
-
 
 class SpeechInNoiseDataset(Dataset):
-    """Items of one corpus split: ``speech`` and ``background`` float32 ``[samples]``,
-    ``snr_db`` (float, +inf for clean speech), ``word`` and ``speaker`` (int64).
+    """Items of one corpus split in the contract of :mod:`data.base`.
 
     Training items draw a background and an SNR uniformly from ``snr_db`` afresh every
-    time (from torch's RNG, which Lightning seeds per worker); validation items use a
-    fixed background and SNR per clip, drawn once from ``seed``.
+    time, and shift the clip at random as far as the word still overlaps the centre
+    (``jitter``), all from torch's RNG (which Lightning seeds per worker); validation items
+    use a fixed background and SNR per clip, drawn once from ``seed``, and no shift.
+    Event labels (``audioset``) are those of the background; masked in the clean condition.
     """
 
     def __init__(
@@ -40,34 +37,35 @@ class SpeechInNoiseDataset(Dataset):
         snr_db: Sequence[float] = (-10.0, 10.0),
         train: bool = True,
         seed: int = 0,
+        jitter: bool = True,
     ) -> None:
-        if noise not in NOISE_CONDITIONS:
-            raise ValueError(f"noise must be one of {NOISE_CONDITIONS}, got {noise!r}")
-        low, high = (float(v) for v in snr_db)
-        if not low <= high:
-            raise ValueError(f"snr_db must be [low, high] with low <= high, got {list(snr_db)}")
+        self.snr_low, self.snr_high = check_noise(noise, snr_db)
         self.corpus, self.split, self.noise, self.train = corpus, split, noise, train
-        self.snr_low, self.snr_high = low, high
+        self.jitter = jitter and train
         n = len(corpus[split])
         n_bg = len(corpus[split].backgrounds)
         rng = np.random.default_rng([seed, 5, 0 if split == "train" else 1])
         self.fixed_background = rng.integers(n_bg, size=n)
-        self.fixed_snr = rng.uniform(low, high, size=n).astype(np.float32)
+        self.fixed_snr = rng.uniform(self.snr_low, self.snr_high, size=n).astype(np.float32)
+        self.n_events = len(corpus.events)
 
     def __len__(self) -> int:
         return len(self.corpus[self.split])
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         arrays = self.corpus[self.split]
+        speech = arrays.speech_clip(i)
+        if self.jitter:
+            rng = np.random.default_rng(int(torch.randint(2**62, ()).item()))
+            target = (int(arrays.target_start[i]), int(arrays.target_end[i]))
+            speech = jitter_crop(speech, len(speech), target, rng)
         item = {
-            "speech": torch.from_numpy(arrays.speech_clip(i)),
+            "speech": torch.from_numpy(speech),
             "word": torch.tensor(int(arrays.word[i])),
             "speaker": torch.tensor(int(arrays.speaker[i])),
         }
         if self.noise == "clean":
-            item["background"] = torch.zeros_like(item["speech"])
-            item["snr_db"] = torch.tensor(math.inf)
-            return item
+            return clean_item(item, self.n_events)
         if self.train:
             b = int(torch.randint(len(arrays.backgrounds), ()).item())
             snr = self.snr_low + (self.snr_high - self.snr_low) * float(torch.rand(()).item())
@@ -75,14 +73,17 @@ class SpeechInNoiseDataset(Dataset):
             b, snr = int(self.fixed_background[i]), float(self.fixed_snr[i])
         item["background"] = torch.from_numpy(arrays.background_clip(b))
         item["snr_db"] = torch.tensor(snr, dtype=torch.float32)
+        item["audioset"] = torch.from_numpy(arrays.background_events[b].astype(np.float32))
+        item["audioset_mask"] = torch.tensor(1.0)
         return item
 
 
-class EmbeddedSpeechDataModule(pl.LightningDataModule):
+class EmbeddedSpeechDataModule(MixingDataModule):
     """The synthesised Word-Speaker-Noise-style corpus as train/val dataloaders.
 
     Batches are dicts with ``waveform`` ``[batch, samples]`` (mixed and RMS 0.1, on the
-    model's device), ``word`` and ``speaker`` labels, plus the unmixed parts.
+    model's device), ``word``, ``speaker`` and ``audioset`` (multi-hot events of the
+    background) labels, plus the unmixed parts.
 
     Args:
         corpus: what to render (see :class:`data.corpus.CorpusSpec`).
@@ -93,6 +94,7 @@ class EmbeddedSpeechDataModule(pl.LightningDataModule):
         cache_dir: where rendered corpora live (default: the user cache directory).
         render_workers: processes for the one-time rendering (default: all cores).
         seed: seed of the validation backgrounds and SNRs.
+        jitter: random time shift of training clips that keeps the word over the centre.
     """
 
     def __init__(
@@ -106,20 +108,14 @@ class EmbeddedSpeechDataModule(pl.LightningDataModule):
         render_workers: int | None = None,
         seed: int = 0,
         pin_memory: bool = False,
+        jitter: bool = True,
     ) -> None:
-        super().__init__()
-        if noise not in NOISE_CONDITIONS:
-            raise ValueError(f"data.noise must be one of {NOISE_CONDITIONS}, got {noise!r}")
-        if batch_size < 1:
-            raise ValueError(f"data.batch_size must be >= 1, got {batch_size}")
+        super().__init__(batch_size, num_workers, pin_memory)
+        check_noise(noise, snr_db)
         self.spec = corpus
         self.noise, self.snr_db = noise, tuple(float(v) for v in snr_db)
-        self.batch_size, self.num_workers = batch_size, num_workers
-        self.cache_dir, self.render_workers, self.seed = cache_dir, render_workers, seed
-        self.pin_memory = pin_memory
+        self.cache_dir, self.render_workers, self.seed, self.jitter = cache_dir, render_workers, seed, jitter
         self.corpus: SpeechCorpus | None = None
-        self.train_set: SpeechInNoiseDataset | None = None
-        self.val_set: SpeechInNoiseDataset | None = None
 
     def load(self) -> SpeechCorpus:
         """Render (first time only) and open the corpus."""
@@ -134,41 +130,12 @@ class EmbeddedSpeechDataModule(pl.LightningDataModule):
     def setup(self, stage: str | None = None) -> None:
         corpus = self.load()
         if self.train_set is None:
-            self.train_set = SpeechInNoiseDataset(corpus, "train", self.noise, self.snr_db, True, self.seed)
-            self.val_set = SpeechInNoiseDataset(corpus, "val", self.noise, self.snr_db, False, self.seed)
-
-    @property
-    def label_sizes(self) -> dict[str, int]:
-        """Number of classes of every label the batches carry."""
-        corpus = self.load()
-        return {"word": len(corpus.vocabulary), "speaker": len(corpus.speakers)}
+            args = (self.noise, self.snr_db)
+            self.train_set = SpeechInNoiseDataset(corpus, "train", *args, True, self.seed, self.jitter)
+            self.val_set = SpeechInNoiseDataset(corpus, "val", *args, False, self.seed, False)
 
     @property
     def vocabularies(self) -> dict[str, list[str]]:
         """Class names of every label, in label-index order."""
         corpus = self.load()
-        return {"word": list(corpus.vocabulary), "speaker": list(corpus.speakers)}
-
-    def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
-        return DataLoader(
-            dataset,
-            batch_size=self.batch_size,
-            shuffle=shuffle,
-            num_workers=self.num_workers,
-            persistent_workers=self.num_workers > 0,
-            pin_memory=self.pin_memory,
-            drop_last=shuffle and len(dataset) >= self.batch_size,
-        )
-
-    def train_dataloader(self) -> DataLoader:
-        self.setup("fit")
-        return self._loader(self.train_set, shuffle=True)
-
-    def val_dataloader(self) -> DataLoader:
-        self.setup("fit")
-        return self._loader(self.val_set, shuffle=False)
-
-    def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
-        batch["waveform"] = mix_at_snr(batch["speech"], batch["background"], batch["snr_db"])
-        return batch
-
+        return {"word": list(corpus.vocabulary), "speaker": list(corpus.speakers), "audioset": list(corpus.events)}

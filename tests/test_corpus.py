@@ -9,10 +9,13 @@ import pytest
 import torch
 
 from data.corpus import (
+    BackgroundJob,
     CorpusSpec,
     context_words,
+    event_vocabulary,
     load_corpus,
     plan_jobs,
+    render_background,
     render_clip,
     speaker_voices,
     vocabulary_words,
@@ -72,9 +75,24 @@ def test_validation_context_is_held_out(tiny_corpus):
         assert set(text.split()) - vocab <= train_ctx
     for text in tiny_corpus["val"].text:
         assert set(text.split()) - vocab <= val_ctx
-    kinds = set(tiny_corpus["train"].background_kind)
-    assert kinds == {"noise", "babble"}
     assert not np.array_equal(tiny_corpus["train"].backgrounds[0], tiny_corpus["val"].backgrounds[0])
+
+
+def test_backgrounds_are_labelled_event_mixtures(tiny_corpus):
+    vocab = event_vocabulary()
+    assert len(vocab) >= 20 + 2 and len(set(vocab)) == len(vocab) and tiny_corpus.events == list(vocab)
+    for split in ("train", "val"):
+        arrays = tiny_corpus[split]
+        labels = arrays.background_events
+        assert labels.shape == (len(arrays.backgrounds), len(vocab))
+        assert ((labels.sum(axis=1) >= 1) & (labels.sum(axis=1) <= 3)).all()
+        for b, kind in enumerate(arrays.background_kind):  # labels say which events were mixed in
+            assert sorted(kind.split("+")) == sorted(vocab[i] for i in np.flatnonzero(labels[b]))
+        rms_bg = np.sqrt(np.mean(np.stack([arrays.background_clip(b) for b in range(len(labels))]) ** 2, axis=1))
+        np.testing.assert_allclose(rms_bg, 1.0, rtol=0.01)
+    # A background of one synthesised event is that event's sound.
+    job = BackgroundJob("train", 0, (9, 9), events=("siren",))
+    np.testing.assert_allclose(np.sqrt(np.mean(render_background(job, 20000, 40000) ** 2)), 1.0, rtol=1e-4)
 
 
 def test_rendering_is_deterministic_and_cached(tiny_corpus, tmp_path):
@@ -128,16 +146,23 @@ def test_datasets_and_device_mixing(tiny_corpus):
     draws = {float(train[0]["snr_db"]) for _ in range(5)}
     assert len(draws) > 1  # training SNRs are redrawn every time
 
-    dm = EmbeddedSpeechDataModule(CorpusSpec(**TINY_CORPUS), batch_size=4, num_workers=0, cache_dir=str(tiny_corpus.root.parents[1]))
+    dm = EmbeddedSpeechDataModule(
+        CorpusSpec(**TINY_CORPUS), batch_size=4, num_workers=0, cache_dir=str(tiny_corpus.root.parents[1])
+    )
     dm.setup("fit")
-    assert dm.label_sizes == {"word": 6, "speaker": 3}
+    assert dm.label_sizes == {"word": 6, "speaker": 3, "audioset": len(event_vocabulary())}
     batch = next(iter(dm.val_dataloader()))
     batch = dm.on_after_batch_transfer(batch, 0)
     assert batch["waveform"].shape == (4, 40000)
     assert torch.allclose(rms(batch["waveform"]), torch.full((4,), TARGET_RMS), rtol=1e-4)
 
+    b = int(val.fixed_background[1])
+    assert torch.equal(val[1]["audioset"], torch.from_numpy(tiny_corpus["val"].background_events[b].astype(np.float32)))
+    assert val[1]["audioset_mask"] == 1 and batch["audioset"].shape == (4, len(event_vocabulary()))
+
     clean = SpeechInNoiseDataset(tiny_corpus, "train", "clean", (-10, 10), train=True)
     assert clean[0]["snr_db"] == float("inf") and clean[0]["background"].abs().max() == 0
+    assert clean[0]["audioset_mask"] == 0 and clean[0]["audioset"].sum() == 0
     with pytest.raises(ValueError, match="noise"):
         SpeechInNoiseDataset(tiny_corpus, "train", "loud")
 
@@ -146,3 +171,23 @@ def test_manifest_records_vocabularies(tiny_corpus):
     manifest = json.loads((tiny_corpus.root / "manifest.json").read_text())
     assert manifest["vocabulary"] == vocabulary_words()[:6]
     assert len(manifest["speakers"]) == 3 and len(set(manifest["speakers"])) == 3
+
+
+def test_jitter_keeps_the_word_over_the_centre(tiny_corpus):
+    arrays = tiny_corpus["train"]
+    train = SpeechInNoiseDataset(tiny_corpus, "train", "clean", train=True, seed=0, jitter=True)
+    fixed = SpeechInNoiseDataset(tiny_corpus, "train", "clean", train=True, seed=0, jitter=False)
+    i = 2
+    original = arrays.speech_clip(i)
+    np.testing.assert_array_equal(fixed[i]["speech"].numpy(), original)
+    start, end = int(arrays.target_start[i]), int(arrays.target_end[i])
+    shifts = set()
+    for _ in range(12):
+        shifted = train[i]["speech"].numpy()
+        # Find the shift by cross-correlating against the original clip.
+        corr = np.fft.irfft(np.fft.rfft(shifted, 2 * len(shifted)) * np.conj(np.fft.rfft(original, 2 * len(shifted))))
+        lag = int(np.argmax(corr))
+        lag = lag - 2 * len(shifted) if lag > len(shifted) else lag
+        shifts.add(lag)
+        assert start + lag <= len(shifted) // 2 < end + lag  # the word still covers the centre
+    assert len(shifts) > 3
