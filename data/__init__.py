@@ -2,6 +2,19 @@
 
 from data.corpus import CorpusSpec, SpeechCorpus, load_corpus
 from data.datamodule import EmbeddedSpeechDataModule
+from data.manifest import ManifestDataModule, ManifestDataset
 from data.mixing import mix_at_snr, rms_normalize
+from data.wsn import WSNDataModule, WSNDataset
 
-__all__ = ["CorpusSpec", "SpeechCorpus", "load_corpus", "EmbeddedSpeechDataModule", "mix_at_snr", "rms_normalize"]
+__all__ = [
+    "CorpusSpec",
+    "EmbeddedSpeechDataModule",
+    "ManifestDataModule",
+    "ManifestDataset",
+    "SpeechCorpus",
+    "WSNDataModule",
+    "WSNDataset",
+    "load_corpus",
+    "mix_at_snr",
+    "rms_normalize",
+]

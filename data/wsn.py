@@ -1,0 +1,344 @@
+"""The Word-Speaker-Noise (WSN) corpus from its HDF5 release files (REFERENCE.md section 4).
+
+Each file holds ``N`` examples under these keys:
+
+* ``sources/signal/signal`` ``[N, samples]`` float: the speech, 20 kHz (40,000 samples or more);
+* ``sources/noise/signal`` ``[N, samples]`` float: the background (AudioSet clip), 20 kHz;
+* ``sources/signal/word_int``, ``sources/signal/speaker_int`` ``[N]`` int: class indices
+  (-1, :data:`data.base.MISSING`, marks a clip without that label);
+* ``sources/noise/labels_binary_via_int`` ``[N, 517]`` 0/1: the background's AudioSet labels;
+* optionally ``sources/signal/onset`` and ``sources/signal/offset`` ``[N]`` float: the
+  labelled word's start and end in seconds from the clip start. Without them the word is
+  taken to be centred in the clip, as in the release.
+
+h5py file handles cannot be pickled or shared across ``fork``, so :class:`WSNDataset`
+opens its files lazily, once in each process that reads items (each DataLoader worker).
+"""
+
+from __future__ import annotations
+
+import glob
+import logging
+import os
+from collections.abc import Sequence
+from pathlib import Path
+
+import h5py
+import numpy as np
+import torch
+from torch.utils.data import Dataset
+
+from data.base import CLIP_SAMPLES, MISSING, SAMPLE_RATE, MixingDataModule, check_noise, clean_item, jitter_crop
+
+log = logging.getLogger(__name__)
+
+SPEECH_KEY = "sources/signal/signal"
+NOISE_KEY = "sources/noise/signal"
+WORD_KEY = "sources/signal/word_int"
+SPEAKER_KEY = "sources/signal/speaker_int"
+EVENTS_KEY = "sources/noise/labels_binary_via_int"
+ONSET_KEY = "sources/signal/onset"
+OFFSET_KEY = "sources/signal/offset"
+
+N_WORD, N_SPEAKER, N_EVENTS = 794, 433, 517  # head sizes of the reference networks
+_SILENT_RMS = 1e-6  # same threshold as data.mixing: below it a background counts as absent
+
+
+def read_vocabulary(path: str | os.PathLike, what: str) -> list[str]:
+    """Class names from a text file, one per line in label-index order (blank lines skipped).
+
+    Raises ``ValueError`` naming the file for a missing/empty file or a duplicated name.
+    """
+    path = Path(path).expanduser()
+    if not path.is_file():
+        raise ValueError(f"{what} vocabulary file {path} does not exist")
+    names: list[str] = []
+    seen: dict[str, int] = {}
+    for lineno, line in enumerate(path.read_text().splitlines(), start=1):
+        name = line.strip()
+        if not name:
+            continue
+        if name in seen:
+            raise ValueError(f"{path}:{lineno}: class name {name!r} already on line {seen[name]} ({what} vocabulary)")
+        seen[name] = lineno
+        names.append(name)
+    if not names:
+        raise ValueError(f"{what} vocabulary file {path} holds no class names (expected one per line)")
+    return names
+
+
+def expand_glob(pattern: str, what: str) -> list[Path]:
+    """The files matching ``pattern`` (``~`` expanded, ``**`` recursive), sorted; ValueError if none."""
+    files = sorted(Path(p) for p in glob.glob(os.path.expanduser(str(pattern)), recursive=True))
+    files = [f for f in files if f.is_file()]
+    if not files:
+        raise ValueError(f"{what} {pattern!r} matches no files")
+    return files
+
+
+def _required_keys(noise: str) -> list[str]:
+    keys = [SPEECH_KEY, WORD_KEY, SPEAKER_KEY]
+    if noise == "noisy":  # clean training never reads the background or its labels
+        keys += [NOISE_KEY, EVENTS_KEY]
+    return keys
+
+
+def _check_labels(values: np.ndarray, n: int, file: Path, key: str) -> None:
+    """Every value must be a class index in ``[0, n)`` or MISSING (-1)."""
+    bad = np.flatnonzero(((values < 0) | (values >= n)) & (values != MISSING))
+    if len(bad):
+        row = int(bad[0])
+        raise ValueError(
+            f"{file}: {key}[{row}] = {int(values[row])} is outside the vocabulary of {n} classes "
+            f"(expected 0..{n - 1}, or {MISSING} for a missing label; {len(bad)} such rows in this file)"
+        )
+
+
+class WSNDataset(Dataset):
+    """Items (see :mod:`data.base`) of a set of WSN HDF5 files.
+
+    ``speech``/``background`` float32 ``[clip_samples]`` at 20 kHz, cut from the stored clips
+    by one window (so the stored pairing is kept): in training a random time-jitter crop
+    that keeps the word over the window's centre, in validation the centred crop.
+    ``snr_db``: in the noisy condition drawn uniformly from ``snr_db`` (training: afresh per
+    item from torch's RNG, which Lightning seeds per worker; validation: fixed per index
+    from ``seed``); +inf in the clean condition. ``audioset`` float32 ``[n_events]`` with
+    ``audioset_mask`` 1 when the window holds a background, else 0.
+
+    Opening the dataset reads every file's keys, shapes and integer labels (small) and
+    raises ``ValueError`` naming the file and key or row that is wrong.
+
+    Args:
+        files: HDF5 files in the WSN layout.
+        split: name used in messages and to decorrelate the fixed validation draws.
+        noise: ``"noisy"`` or ``"clean"``.
+        snr_db: ``[low, high]`` in dB.
+        train: random crop and SNR per item (else fixed ones).
+        seed: seed of the fixed (validation) SNRs.
+        n_word, n_speaker, n_events: vocabulary sizes the labels are checked against.
+        clip_samples: window length in samples (2 s at 20 kHz).
+    """
+
+    def __init__(
+        self,
+        files: Sequence[str | os.PathLike],
+        split: str,
+        noise: str = "noisy",
+        snr_db: Sequence[float] = (-10.0, 10.0),
+        train: bool = True,
+        seed: int = 0,
+        n_word: int = N_WORD,
+        n_speaker: int = N_SPEAKER,
+        n_events: int = N_EVENTS,
+        clip_samples: int = CLIP_SAMPLES,
+    ) -> None:
+        self.snr_low, self.snr_high = check_noise(noise, snr_db)
+        self.files = [Path(f) for f in files]
+        if not self.files:
+            raise ValueError(f"WSN {split} split has no files")
+        self.split, self.noise, self.train = split, noise, train
+        self.n_events, self.clip_samples = n_events, clip_samples
+        file_index, rows, words, speakers, spans = [], [], [], [], []
+        for k, path in enumerate(self.files):
+            n, word, speaker, span = self._scan(path, n_word, n_speaker, n_events)
+            file_index.append(np.full(n, k, dtype=np.int32))
+            rows.append(np.arange(n, dtype=np.int64))
+            words.append(word)
+            speakers.append(speaker)
+            spans.append(span if span is not None else np.full((n, 2), -1, dtype=np.int64))
+        # Flat (file, row) index and the small label arrays, kept in memory: workers share
+        # them copy-on-write and only read audio and event labels from the files.
+        self.file_index = np.concatenate(file_index)
+        self.rows = np.concatenate(rows)
+        self.word = np.concatenate(words)
+        self.speaker = np.concatenate(speakers)
+        self.word_span = np.concatenate(spans)  # [n, 2] samples; -1: unknown (word centred)
+        rng = np.random.default_rng([seed, 17, 0 if split == "train" else 1])
+        self.fixed_snr = rng.uniform(self.snr_low, self.snr_high, size=len(self.rows)).astype(np.float32)
+        self._handles: dict[int, h5py.File] = {}
+        self._pid: int | None = None
+
+    def _scan(
+        self, path: Path, n_word: int, n_speaker: int, n_events: int
+    ) -> tuple[int, np.ndarray, np.ndarray, np.ndarray | None]:
+        """Check one file's keys and shapes; returns its row count, labels and word spans."""
+        try:
+            f = h5py.File(path, "r")
+        except OSError as exc:
+            raise ValueError(f"{path} is not a readable HDF5 file: {exc}") from exc
+        with f:
+            for key in _required_keys(self.noise):
+                if key not in f:
+                    raise ValueError(f"{path} has no dataset {key!r} (WSN files need {_required_keys(self.noise)})")
+            speech = f[SPEECH_KEY]
+            if speech.ndim != 2:
+                raise ValueError(f"{path}: {SPEECH_KEY} has shape {speech.shape}, expected [N, samples]")
+            n = speech.shape[0]
+            for key in _required_keys(self.noise)[1:]:
+                if f[key].shape[0] != n:
+                    raise ValueError(f"{path}: {key} has {f[key].shape[0]} rows but {SPEECH_KEY} has {n}")
+            if self.noise == "noisy":
+                if f[NOISE_KEY].ndim != 2:
+                    raise ValueError(f"{path}: {NOISE_KEY} has shape {f[NOISE_KEY].shape}, expected [N, samples]")
+                if f[EVENTS_KEY].shape[1:] != (n_events,):
+                    raise ValueError(
+                        f"{path}: {EVENTS_KEY} has shape {f[EVENTS_KEY].shape}, expected [{n}, {n_events}] "
+                        f"(one column per AudioSet class of the event vocabulary)"
+                    )
+            word = np.asarray(f[WORD_KEY][:]).astype(np.int64).reshape(n)
+            speaker = np.asarray(f[SPEAKER_KEY][:]).astype(np.int64).reshape(n)
+            _check_labels(word, n_word, path, WORD_KEY)
+            _check_labels(speaker, n_speaker, path, SPEAKER_KEY)
+            span = None
+            if (ONSET_KEY in f) != (OFFSET_KEY in f):
+                have = ONSET_KEY if ONSET_KEY in f else OFFSET_KEY
+                raise ValueError(f"{path} has {have!r} but not its pair (word timing needs both {ONSET_KEY!r} "
+                                 f"and {OFFSET_KEY!r}, in seconds)")  # fmt: skip
+            if ONSET_KEY in f:
+                onset = np.asarray(f[ONSET_KEY][:], dtype=np.float64).reshape(n)
+                offset = np.asarray(f[OFFSET_KEY][:], dtype=np.float64).reshape(n)
+                bad = np.flatnonzero(~(np.isfinite(onset) & np.isfinite(offset) & (onset >= 0) & (offset >= onset)))
+                if len(bad):
+                    r = int(bad[0])
+                    raise ValueError(
+                        f"{path}: row {r} has word onset {onset[r]} s and offset {offset[r]} s "
+                        f"(expected 0 <= onset <= offset, in seconds)"
+                    )
+                start = np.floor(onset * SAMPLE_RATE).astype(np.int64)
+                span = np.stack([start, np.maximum(np.ceil(offset * SAMPLE_RATE).astype(np.int64), start + 1)], 1)
+        return n, word, speaker, span
+
+    def __len__(self) -> int:
+        return len(self.rows)
+
+    def __getstate__(self) -> dict:
+        state = self.__dict__.copy()
+        state["_handles"], state["_pid"] = {}, None  # h5py handles never cross processes
+        return state
+
+    def _file(self, k: int) -> h5py.File:
+        """File ``k``, opened on first use in this process."""
+        if self._pid != os.getpid():  # a forked worker must not reuse its parent's handles
+            self._handles, self._pid = {}, os.getpid()
+        handle = self._handles.get(k)
+        if handle is None:
+            handle = self._handles[k] = h5py.File(self.files[k], "r")
+        return handle
+
+    def close(self) -> None:
+        """Close the files this process opened."""
+        if self._pid == os.getpid():
+            for handle in self._handles.values():
+                handle.close()
+        self._handles, self._pid = {}, None
+
+    def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
+        f, row = self._file(int(self.file_index[i])), int(self.rows[i])
+        span = self.word_span[i]
+        target = (int(span[0]), int(span[1])) if span[0] >= 0 else None
+        # One crop seed per item from torch's RNG, so speech and background share the window.
+        crop_seed = int(torch.randint(2**62, ()).item()) if self.train else None
+
+        def crop(audio: np.ndarray) -> np.ndarray:
+            rng = np.random.default_rng(crop_seed) if crop_seed is not None else None
+            return jitter_crop(np.asarray(audio, dtype=np.float32), self.clip_samples, target, rng)
+
+        item = {
+            "speech": torch.from_numpy(crop(f[SPEECH_KEY][row])),
+            "word": torch.tensor(int(self.word[i])),
+            "speaker": torch.tensor(int(self.speaker[i])),
+        }
+        if self.noise == "clean":
+            return clean_item(item, self.n_events)
+        background = crop(f[NOISE_KEY][row])
+        if self.train:
+            snr = self.snr_low + (self.snr_high - self.snr_low) * float(torch.rand(()).item())
+        else:
+            snr = float(self.fixed_snr[i])
+        item["background"] = torch.from_numpy(background)
+        item["snr_db"] = torch.tensor(snr, dtype=torch.float32)
+        # A window without background ("infinite SNR" clip) is mixed as speech alone, so its
+        # event labels describe nothing the network hears: masked.
+        demeaned = background - background.mean()
+        has_background = float(np.sqrt(np.mean(demeaned.astype(np.float64) ** 2))) >= _SILENT_RMS
+        item["audioset"] = torch.from_numpy(np.asarray(f[EVENTS_KEY][row], dtype=np.float32))
+        item["audioset_mask"] = torch.tensor(1.0 if has_background else 0.0)
+        return item
+
+
+class WSNDataModule(MixingDataModule):
+    """The WSN corpus as train/val dataloaders (see :class:`data.base.MixingDataModule`).
+
+    Args:
+        train_glob, val_glob: glob patterns of the HDF5 files, e.g.
+            ``/data/wsn/train_*/JSIN_all__run_*.h5`` and ``/data/wsn/valid_*/JSIN_all__run_*.h5``.
+        noise: ``"noisy"`` or ``"clean"``.
+        snr_db: ``[low, high]`` in dB of the noisy condition.
+        batch_size, num_workers, pin_memory: DataLoader settings.
+        seed: seed of the fixed validation SNRs.
+        word_vocab, speaker_vocab, event_vocab: optional text files, one class name per line
+            in label-index order; default names ``word_0`` .. (794 / 433 / 517 classes).
+    """
+
+    def __init__(
+        self,
+        train_glob: str,
+        val_glob: str,
+        noise: str = "noisy",
+        snr_db: Sequence[float] = (-10.0, 10.0),
+        batch_size: int = 128,
+        num_workers: int = 2,
+        seed: int = 0,
+        pin_memory: bool = False,
+        word_vocab: str | None = None,
+        speaker_vocab: str | None = None,
+        event_vocab: str | None = None,
+    ) -> None:
+        super().__init__(batch_size, num_workers, pin_memory)
+        check_noise(noise, snr_db)
+        self.train_glob, self.val_glob = train_glob, val_glob
+        self.noise, self.snr_db, self.seed = noise, tuple(float(v) for v in snr_db), seed
+        self.vocab_files = {"word": word_vocab, "speaker": speaker_vocab, "audioset": event_vocab}
+        self._vocabularies: dict[str, list[str]] | None = None
+
+    @property
+    def vocabularies(self) -> dict[str, list[str]]:
+        """Class names of ``word``, ``speaker`` and ``audioset``, in label-index order."""
+        if self._vocabularies is None:
+            defaults = {"word": N_WORD, "speaker": N_SPEAKER, "audioset": N_EVENTS}
+            prefixes = {"word": "word", "speaker": "speaker", "audioset": "event"}
+            self._vocabularies = {
+                name: read_vocabulary(path, name) if path else [f"{prefixes[name]}_{i}" for i in range(defaults[name])]
+                for name, path in self.vocab_files.items()
+            }
+        return self._vocabularies
+
+    def setup(self, stage: str | None = None) -> None:
+        if self.train_set is not None:
+            return
+        sizes = self.label_sizes
+        common = {
+            "noise": self.noise,
+            "snr_db": self.snr_db,
+            "seed": self.seed,
+            "n_word": sizes["word"],
+            "n_speaker": sizes["speaker"],
+            "n_events": sizes["audioset"],
+        }
+        train_files = expand_glob(self.train_glob, "data.train_glob")
+        val_files = expand_glob(self.val_glob, "data.val_glob")
+        self.train_set = WSNDataset(train_files, "train", train=True, **common)
+        self.val_set = WSNDataset(val_files, "val", train=False, **common)
+        log.info(
+            "WSN: %d training clips in %d files, %d validation clips in %d files (%s)",
+            len(self.train_set),
+            len(train_files),
+            len(self.val_set),
+            len(val_files),
+            self.noise,
+        )
+
+    def teardown(self, stage: str | None = None) -> None:
+        for dataset in (self.train_set, self.val_set):
+            if dataset is not None:
+                dataset.close()
