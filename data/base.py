@@ -2,8 +2,10 @@
 
 Dataset items (before batching) are dicts:
 
-* ``speech``: float32 ``[samples]`` at 20 kHz (2 s = 40,000 samples);
-* ``background``: float32 ``[samples]`` (zeros when there is none);
+* ``speech``: float32 ``[samples]`` at 20 kHz (2 s = 40,000 samples), or int16 with a
+  float32 ``speech_scale`` (half the bytes between worker processes; converted on the device);
+* ``background``: float32 ``[samples]`` (zeros when there is none), or int16 with
+  ``background_scale``;
 * ``snr_db``: float32 scalar, dB (``+inf``: speech alone; ``-inf``: background alone);
 * ``word``, ``speaker``: int64 scalars, :data:`MISSING` (-1) when the clip has no such label;
 * ``audioset``: float32 ``[n_event_classes]`` multi-hot labels of the background's events;
@@ -65,6 +67,17 @@ def jitter_crop(
     return out
 
 
+def jitter_crop_int16(audio: np.ndarray, target: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
+    """:func:`jitter_crop` of an int16 clip to its own length (kept int16)."""
+    n = len(audio)
+    start = int(rng.integers(target[0], max(target[1], target[0] + 1))) - n // 2
+    out = np.zeros(n, dtype=np.int16)
+    src0, src1 = max(start, 0), min(start + n, n)
+    if src1 > src0:
+        out[src0 - start : src1 - start] = audio[src0:src1]
+    return out
+
+
 def empty_events(n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
     """Event labels of a clip without events: zeros and mask 0."""
     return torch.zeros(n_classes, dtype=torch.float32), torch.tensor(0.0)
@@ -72,7 +85,7 @@ def empty_events(n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
 
 def clean_item(item: dict, n_event_classes: int) -> dict:
     """Make ``item`` a clean-speech item: no background, event labels masked."""
-    item["background"] = torch.zeros_like(item["speech"])
+    item["background"] = torch.zeros(item["speech"].shape, dtype=torch.float32)
     item["snr_db"] = torch.tensor(math.inf)
     item["audioset"], item["audioset_mask"] = empty_events(n_event_classes)
     return item
@@ -122,5 +135,10 @@ class MixingDataModule(pl.LightningDataModule):
         return self._loader(self.val_set, shuffle=False)
 
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
+        for key in ("speech", "background"):
+            scale = batch.pop(f"{key}_scale", None)
+            if scale is not None:  # int16 audio from the workers
+                # int16 x float32 promotes to float32: conversion and scaling in one pass
+                batch[key] = torch.mul(batch[key], scale.to(torch.float32).unsqueeze(-1))
         batch["waveform"] = mix_at_snr(batch["speech"], batch["background"], batch["snr_db"])
         return batch

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from data.base import MixingDataModule, check_noise, clean_item, jitter_crop
+from data.base import MixingDataModule, check_noise, clean_item, jitter_crop_int16
 from data.corpus import CorpusSpec, SpeechCorpus, describe, load_corpus
 
 log = logging.getLogger(__name__)
@@ -54,13 +54,14 @@ class SpeechInNoiseDataset(Dataset):
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
         arrays = self.corpus[self.split]
-        speech = arrays.speech_clip(i)
+        speech = np.asarray(arrays.speech[i])  # int16, scaled on the device (see data.base)
         if self.jitter:
             rng = np.random.default_rng(int(torch.randint(2**62, ()).item()))
             target = (int(arrays.target_start[i]), int(arrays.target_end[i]))
-            speech = jitter_crop(speech, len(speech), target, rng)
+            speech = jitter_crop_int16(speech, target, rng)
         item = {
-            "speech": torch.from_numpy(speech),
+            "speech": torch.from_numpy(np.array(speech)),
+            "speech_scale": torch.tensor(float(arrays.speech_scale[i])),
             "word": torch.tensor(int(arrays.word[i])),
             "speaker": torch.tensor(int(arrays.speaker[i])),
         }
@@ -71,7 +72,8 @@ class SpeechInNoiseDataset(Dataset):
             snr = self.snr_low + (self.snr_high - self.snr_low) * float(torch.rand(()).item())
         else:
             b, snr = int(self.fixed_background[i]), float(self.fixed_snr[i])
-        item["background"] = torch.from_numpy(arrays.background_clip(b))
+        item["background"] = torch.from_numpy(np.array(arrays.backgrounds[b]))
+        item["background_scale"] = torch.tensor(float(arrays.background_scale[b]))
         item["snr_db"] = torch.tensor(snr, dtype=torch.float32)
         item["audioset"] = torch.from_numpy(arrays.background_events[b].astype(np.float32))
         item["audioset_mask"] = torch.tensor(1.0)

@@ -64,6 +64,36 @@ def mix_at_snr(
     speech: torch.Tensor, background: torch.Tensor, snr_db: torch.Tensor | float, target_rms: float = TARGET_RMS
 ) -> torch.Tensor:
     """Mix ``speech`` and ``background`` ``[batch, samples]`` at ``snr_db`` (dB), then
-    RMS-normalise the mixture to ``target_rms`` (see :func:`mixture_components`)."""
-    s_part, b_part = mixture_components(speech, background, snr_db, target_rms)
-    return s_part + b_part
+    RMS-normalise the mixture to ``target_rms``: the sum of :func:`mixture_components`.
+
+    Computed from per-clip sums (means, energies and the speech-background cross term) and
+    one fused pass ``k1 * speech + k2 * background + k0``, instead of materialising the
+    demeaned signals and parts: about 3x fewer passes over the batch, which matters when
+    the main process mixes 128 two-second clips per step. Equal to the part-wise
+    computation (tested).
+    """
+    if speech.shape != background.shape:
+        raise ValueError(f"speech {list(speech.shape)} and background {list(background.shape)} must match")
+    n = speech.shape[-1]
+    acc = torch.float64  # per-clip statistics in double (the sums themselves are cascaded float32)
+    s_mean = speech.sum(dim=-1).to(acc) / n
+    b_mean = background.sum(dim=-1).to(acc) / n
+    s_var = (torch.linalg.vecdot(speech, speech).to(acc) / n - s_mean**2).clamp_min(0)
+    b_var = (torch.linalg.vecdot(background, background).to(acc) / n - b_mean**2).clamp_min(0)
+    cov = torch.linalg.vecdot(speech, background).to(acc) / n - s_mean * b_mean
+    snr = torch.as_tensor(snr_db, dtype=acc, device=speech.device).expand(speech.shape[:-1])
+    s_rms, b_rms = s_var.sqrt(), b_var.sqrt()
+    speech_only = (b_rms < _SILENT_RMS) | torch.isposinf(snr)
+    background_only = ~speech_only & ((s_rms < _SILENT_RMS) | torch.isneginf(snr))
+    finite = torch.where(torch.isfinite(snr), snr, torch.zeros_like(snr))
+    b_gain = s_rms / b_rms.clamp_min(_SILENT_RMS) * torch.pow(10.0, -finite / 20.0)
+    b_gain = torch.where(speech_only, torch.zeros_like(b_gain), torch.where(background_only, 1.0, b_gain))
+    s_gain = torch.where(background_only, torch.zeros_like(b_gain), torch.ones_like(b_gain))
+    level = (s_gain**2 * s_var + b_gain**2 * b_var + 2 * s_gain * b_gain * cov).clamp_min(0).sqrt()
+    scale = torch.where(level < _SILENT_RMS, torch.zeros_like(level), target_rms / level.clamp_min(_SILENT_RMS))
+    k1, k2 = scale * s_gain, scale * b_gain
+    k0 = -(k1 * s_mean + k2 * b_mean)
+    dtype = speech.dtype
+    out = speech * k1.to(dtype).unsqueeze(-1)
+    out.addcmul_(background, k2.to(dtype).unsqueeze(-1))
+    return out.add_(k0.to(dtype).unsqueeze(-1))

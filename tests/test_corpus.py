@@ -179,11 +179,12 @@ def test_jitter_keeps_the_word_over_the_centre(tiny_corpus):
     fixed = SpeechInNoiseDataset(tiny_corpus, "train", "clean", train=True, seed=0, jitter=False)
     i = 2
     original = arrays.speech_clip(i)
-    np.testing.assert_array_equal(fixed[i]["speech"].numpy(), original)
+    item = fixed[i]  # int16 audio + scale from the workers, converted on the device
+    np.testing.assert_array_equal(item["speech"].numpy() * item["speech_scale"].numpy(), original)
     start, end = int(arrays.target_start[i]), int(arrays.target_end[i])
     shifts = set()
     for _ in range(12):
-        shifted = train[i]["speech"].numpy()
+        shifted = train[i]["speech"].numpy().astype(np.float32)
         # Find the shift by cross-correlating against the original clip.
         corr = np.fft.irfft(np.fft.rfft(shifted, 2 * len(shifted)) * np.conj(np.fft.rfft(original, 2 * len(shifted))))
         lag = int(np.argmax(corr))

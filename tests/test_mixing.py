@@ -22,7 +22,7 @@ def test_snr_within_0p1_db_and_rms():
     measured = 20 * torch.log10(rms(s_part) / rms(b_part))
     assert (measured - snr).abs().max() < 0.1
     mixture = mix_at_snr(speech, background, snr)
-    assert torch.allclose(mixture, s_part + b_part)
+    assert torch.allclose(mixture, s_part + b_part, rtol=0, atol=1e-6)  # fused computation: rounding only
     assert torch.allclose(rms(mixture), torch.full((6,), TARGET_RMS), rtol=1e-5)
     assert mixture.mean(-1).abs().max() < 1e-6
 
@@ -47,3 +47,17 @@ def test_rms_normalize_silent_clip_is_zero_not_nan():
     assert torch.isfinite(out).all()
     assert torch.equal(out[0], torch.zeros(1000)) and torch.equal(out[1], torch.zeros(1000))
     assert abs(rms(out[2]).item() - TARGET_RMS) < 1e-6
+
+
+def test_fused_mix_equals_the_partwise_computation():
+    """mix_at_snr (sums + one fused pass) against mixture_components (demean, parts, sum)."""
+    speech, background = _signals(n=32, seed=3)
+    speech[::5] *= 1e3  # loud clips with a DC offset: the variance must not cancel
+    background[3] = 0.0
+    speech[4] = 0.0
+    snr = torch.linspace(-20, 20, 32)
+    snr[7], snr[8] = math.inf, -math.inf
+    fused = mix_at_snr(speech, background, snr)
+    s_part, b_part = mixture_components(speech, background, snr)
+    assert (fused - (s_part + b_part)).abs().max() < 2e-6 * TARGET_RMS * 10
+    assert torch.allclose(rms(fused), torch.full((32,), TARGET_RMS), rtol=1e-5)
