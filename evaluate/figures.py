@@ -105,6 +105,23 @@ def rsa_curve(result: Score, path: Path) -> Path | None:
     return _save(fig, path)
 
 
+def layer_roi_figure(result: Score) -> plt.Figure:
+    """Heat map of the median score per layer (columns) and ROI (rows); returns the figure."""
+    table = result.per_roi_layer.pivot(index="roi", columns="layer", values="value")
+    rows = [r for r in ["all", *ROI_COLOURS] if r in table.index] + [r for r in table.index if r not in ROI_COLOURS]
+    table = table.reindex(index=rows, columns=result.layers)
+    fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(result.layers) + 2), 0.5 * len(rows) + 1.5))
+    image = ax.imshow(table.to_numpy(), aspect="auto", cmap="viridis")
+    ax.set_xticks(np.arange(len(result.layers)), result.layers, rotation=45, ha="right")
+    ax.set_yticks(np.arange(len(rows)), [r or "all" for r in rows])
+    for (i, j), v in np.ndenumerate(table.to_numpy()):
+        if np.isfinite(v):
+            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v < np.nanmax(table.to_numpy()) * 0.6 else "black")
+    fig.colorbar(image, ax=ax, label="median score")
+    ax.set_title(_title(result, "layer x ROI"))
+    return fig
+
+
 def write_figures(result: Score, directory: str | os.PathLike) -> list[Path]:
     """All figures for ``result`` into ``directory``; returns the written paths."""
     directory = Path(directory)

@@ -58,12 +58,16 @@ def train(cfg: DictConfig) -> dict[str, float]:
 
 def _report(trainer: pl.Trainer, output_dir: Path) -> None:
     lines = [f"Run directory: {output_dir}"]
-    ckpt = trainer.checkpoint_callback
-    if ckpt is not None:
-        if getattr(ckpt, "last_model_path", ""):
-            lines.append(f"Last checkpoint: {ckpt.last_model_path}")
-        if getattr(ckpt, "best_model_path", ""):
+    for ckpt in trainer.checkpoint_callbacks:
+        if ckpt.monitor is None and getattr(ckpt, "best_model_path", ""):
+            lines.append(f"Last checkpoint: {ckpt.best_model_path}")
+        elif getattr(ckpt, "best_model_path", ""):
             lines.append(f"Best checkpoint: {ckpt.best_model_path} ({ckpt.monitor} = {ckpt.best_model_score})")
+    for callback in trainer.callbacks:
+        best = getattr(callback, "best", None)
+        if isinstance(best, dict) and best:
+            lines.append("Best brain scores: " + ", ".join(f"{k} {v:.4f}" for k, v in best.items())
+                         + f" (history: {output_dir / 'brain_scores' / 'history.json'})")  # fmt: skip
     for logger in trainer.loggers:
         if isinstance(logger, pl.loggers.WandbLogger):
             run_dir = Path(logger.experiment.dir).parent
