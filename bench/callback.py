@@ -6,7 +6,7 @@ Measured in one run: (1) the quickstart model's training step (CochCNN9 width 1/
 AdamW, noisy embedded corpus) and validation forward pass, from which the epoch time of the
 quickstart run follows (2,000 training and 200 validation clips); (2) one evaluation of the
 callback as ``conf/callbacks/default.yaml`` builds it (the synthetic benchmark, 8
-participants x 100 voxels, every scored layer, RSA), first with the cochleagram of the stimuli not yet cached and then in
+participants x 60 voxels, every scored layer, RSA), first with the cochleagram of the stimuli not yet cached and then in
 steady state. The share is evaluation / (epoch + evaluation) with one evaluation per epoch
 (the default cadence). ``--paper`` also measures a full-width CochCNN9 training step and
 evaluation and estimates the share for the paper recipe (20,000 clips per epoch on the
@@ -72,11 +72,13 @@ def evaluation_seconds(net: torch.nn.Module) -> tuple[float, float]:
     return times[0], times[1]
 
 
-def report(name: str, train_rate: float, val_rate: float, n_train: int, n_val: int, first: float, steady: float) -> None:
+def report(
+    name: str, train_rate: float, val_rate: float, n_train: int, n_val: int, first: float, steady: float
+) -> None:
     epoch = n_train / train_rate + n_val / val_rate
     print(f"{name}: training {train_rate:.1f} clips/s, validation {val_rate:.1f} clips/s -> epoch {epoch:.0f} s "
           f"({n_train} + {n_val} clips)")  # fmt: skip
-    print(f"  callback evaluation: {steady:.1f} s (first one {first:.1f} s, cochleagram of the stimuli not yet cached)")
+    print(f"  callback evaluation: {steady:.1f} s (first one {first:.1f} s: stimulus cochleagrams computed or read)")
     print(f"  share of training wall time at one evaluation per epoch: {100 * steady / (epoch + steady):.1f} %"
           f" (first epoch {100 * first / (epoch + first):.1f} %)")  # fmt: skip
 

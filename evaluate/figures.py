@@ -116,7 +116,15 @@ def layer_roi_figure(result: Score) -> plt.Figure:
     ax.set_yticks(np.arange(len(rows)), [r or "all" for r in rows])
     for (i, j), v in np.ndenumerate(table.to_numpy()):
         if np.isfinite(v):
-            ax.text(j, i, f"{v:.2f}", ha="center", va="center", fontsize=7, color="white" if v < np.nanmax(table.to_numpy()) * 0.6 else "black")
+            ax.text(
+                j,
+                i,
+                f"{v:.2f}",
+                ha="center",
+                va="center",
+                fontsize=7,
+                color="white" if v < np.nanmax(table.to_numpy()) * 0.6 else "black",
+            )
     fig.colorbar(image, ax=ax, label="median score")
     ax.set_title(_title(result, "layer x ROI"))
     return fig
@@ -129,6 +137,7 @@ def write_figures(result: Score, directory: str | os.PathLike) -> list[Path]:
     paths = [
         layer_curves(result, directory / "layer_curves.png"),
         best_layer_bars(result, directory / "best_layer.png"),
+        _save(layer_roi_figure(result), directory / "layer_x_roi.png"),
     ]
     rsa = rsa_curve(result, directory / "rsa.png")
     if rsa is not None:

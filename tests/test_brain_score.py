@@ -120,7 +120,9 @@ def test_missing_benchmark_or_layer_stops_at_setup(tmp_path, cache_dir):
 
     net = CochCNN9(heads={"word": 3}, width=1 / 16)
     bad = BrainScoreCallback(benchmarks=["nh2015"], fmri_root=tmp_path / "nowhere", cache_dir=cache_dir)
-    with pytest.raises(FileNotFoundError, match="benchmark 'nh2015' could not be loaded: .*python -m evaluate.download"):
+    with pytest.raises(
+        FileNotFoundError, match="benchmark 'nh2015' could not be loaded: .*python -m evaluate.download"
+    ):
         bad.setup(_trainer(tmp_path), net, "fit")
     with pytest.raises(ValueError, match=r"has no submodule\(s\) \['relu9'\]"):
         BrainScoreCallback(layers=["relu0", "relu9"], cache_dir=cache_dir).setup(_trainer(tmp_path), net, "fit")
@@ -138,7 +140,9 @@ def test_a_failing_benchmark_stops_the_run_before_training(tmp_path, cache_dir, 
     assert "benchmark 'nh2015' could not be loaded" in proc.stdout + proc.stderr
     run_dir = only(tmp_path / "train" / "runs")
     assert not (run_dir / "checkpoints").exists()  # not a single training step
-    assert not (run_dir / "csv" / "metrics.csv").exists() or "train/" not in (run_dir / "csv" / "metrics.csv").read_text()
+    assert (
+        not (run_dir / "csv" / "metrics.csv").exists() or "train/" not in (run_dir / "csv" / "metrics.csv").read_text()
+    )
 
 
 def test_history_json_is_written_atomically(tmp_path):

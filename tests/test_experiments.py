@@ -42,7 +42,7 @@ def test_experiment_trains_a_few_steps(name, tmp_path, cache_dir, tiny_corpus):
     else:
         assert full.scheduler.step_size == 50 and full.trainer.max_epochs == 150
 
-    cfg = _compose([f"experiment={name}", "debug=fast", "logger=none", "trainer.max_steps=-1", "trainer.max_epochs=1",
+    cfg = _compose([f"experiment={name}", "debug=fast", "~callbacks.brain_score", "logger=none", "trainer.max_steps=-1", "trainer.max_epochs=1",
                     "+trainer.limit_train_batches=2",
                     "+trainer.limit_val_batches=1", f"paths.cache_dir={cache_dir}"], tmp_path / "run")  # fmt: skip
     with open_dict(cfg):

@@ -15,11 +15,15 @@ from tests.conftest import REPO
 from tests.wandb_files import history, run_file
 
 
+# The brain-score callback has its own tests (test_brain_score.py); these are about training.
+NO_BRAIN_SCORE = "~callbacks.brain_score"
+
+
 def run_train(args: list[str], logs: Path, cache_dir: Path) -> subprocess.CompletedProcess:
     env = {**os.environ, "AUDITORY_DNN_CACHE": str(cache_dir), "AUDITORY_DNN_LOGS": str(logs), "WANDB_SILENT": "true",
            "WANDB_MODE": "offline"}  # fmt: skip
     proc = subprocess.run(
-        [sys.executable, "-m", "train", "debug=fast", *args],
+        [sys.executable, "-m", "train", "debug=fast", NO_BRAIN_SCORE, *args],
         cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
@@ -62,7 +66,7 @@ def test_csv_logger_and_unique_run_dirs(tmp_path, cache_dir, tiny_corpus):
     logs = tmp_path / "logs"
     procs = [
         subprocess.Popen(
-            [sys.executable, "-m", "train", "debug=fast", "logger=csv", "trainer.max_steps=4"],
+            [sys.executable, "-m", "train", "debug=fast", NO_BRAIN_SCORE, "logger=csv", "trainer.max_steps=4"],
             cwd=REPO,
             env={**os.environ, "AUDITORY_DNN_CACHE": str(cache_dir), "AUDITORY_DNN_LOGS": str(logs)},
             stdout=subprocess.PIPE,
