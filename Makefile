@@ -28,6 +28,8 @@ test-slow: $(STAMP)
 bench: $(STAMP)
 	$(BIN)/python bench/cochleagram.py
 	$(BIN)/python bench/scoring.py
+	$(BIN)/python bench/data.py
+	$(BIN)/python bench/callback.py
 
 clean:
 	rm -rf $(VENV) logs .pytest_cache
