@@ -150,3 +150,30 @@ def test_history_json_is_written_atomically(tmp_path):
     cb.load_state_dict({"history": [{"step": 3}], "best": {"synthetic": 0.5}})
     assert cb.state_dict() == {"history": [{"step": 3}], "best": {"synthetic": 0.5}}
     json.dumps(cb.state_dict())
+
+
+def test_cadence_by_steps_epochs_and_end(monkeypatch):
+    class Stub:
+        global_step, current_epoch = 0, 0
+
+    def fake_evaluate(self, trainer, pl_module):
+        self._last_step = trainer.global_step
+        calls.append(trainer.global_step)
+
+    monkeypatch.setattr(BrainScoreCallback, "evaluate", fake_evaluate)
+    calls: list[int] = []
+    cb, t = BrainScoreCallback(every_n_steps=3, at_start=True), Stub()
+    cb.on_train_start(t, None)
+    for step in [1, 2, 3, 3, 3, 4, 5, 6]:  # repeated steps: gradient accumulation
+        t.global_step = step
+        cb.on_train_batch_end(t, None)
+        cb.on_train_epoch_end(t, None)  # by steps: epochs do not trigger
+    cb.on_train_end(t, None)  # step 6 was just scored: not again
+    assert calls == [0, 3, 6]
+    calls.clear()
+    cb, t = BrainScoreCallback(every_n_epochs=2), Stub()
+    for epoch, step in enumerate([4, 8, 12]):
+        t.current_epoch, t.global_step = epoch, step
+        cb.on_train_epoch_end(t, None)
+    cb.on_train_end(t, None)
+    assert calls == [8, 12]  # epochs 2 and the end of training (step 12)

@@ -141,11 +141,18 @@ class BrainScoreCallback(pl.Callback):
             self.evaluate(trainer, pl_module)
 
     def on_train_batch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule, *args) -> None:
-        if self.every_n_steps and trainer.global_step > 0 and trainer.global_step % self.every_n_steps == 0:
+        step = trainer.global_step
+        # (with gradient accumulation several batches end at the same optimizer step)
+        if self.every_n_steps and step > 0 and step % self.every_n_steps == 0 and step != self._last_step:
             self.evaluate(trainer, pl_module)
 
     def on_train_epoch_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
-        if not self.every_n_steps and self.every_n_epochs and (trainer.current_epoch + 1) % self.every_n_epochs == 0:
+        by_epoch = not self.every_n_steps and self.every_n_epochs
+        if (
+            by_epoch
+            and (trainer.current_epoch + 1) % self.every_n_epochs == 0
+            and trainer.global_step != self._last_step
+        ):
             self.evaluate(trainer, pl_module)
 
     def on_train_end(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
