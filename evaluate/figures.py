@@ -108,7 +108,7 @@ def rsa_curve(result: Score, path: Path) -> Path | None:
 def layer_roi_figure(result: Score) -> plt.Figure:
     """Heat map of the median score per layer (columns) and ROI (rows); returns the figure."""
     table = result.per_roi_layer.pivot(index="roi", columns="layer", values="value")
-    rows = [r for r in ["all", *ROI_COLOURS] if r in table.index] + [r for r in table.index if r not in ROI_COLOURS]
+    rows = [r for r in ROI_COLOURS if r in table.index] + [r for r in table.index if r not in ROI_COLOURS]
     table = table.reindex(index=rows, columns=result.layers)
     fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(result.layers) + 2), 0.5 * len(rows) + 1.5))
     image = ax.imshow(table.to_numpy(), aspect="auto", cmap="viridis")

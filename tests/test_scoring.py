@@ -221,3 +221,15 @@ def test_score_saves_and_loads(tmp_path):
     assert back.best_relative_layer == pytest.approx(result.best_relative_layer)
     with pytest.raises(FileNotFoundError, match="not a saved score directory"):
         Score.load(tmp_path)
+
+
+def test_figures_are_written(tmp_path):
+    from evaluate.figures import layer_roi_figure, write_figures
+
+    bench, true, _ = simulated(n_voxels=16, n_participants=2)
+    result = score({"a": true[:, :5], "b": true}, bench, progress=False)
+    paths = write_figures(result, tmp_path)
+    assert sorted(p.name for p in paths) == ["best_layer.png", "layer_curves.png", "layer_x_roi.png", "rsa.png"]
+    assert all(p.read_bytes()[:4] == b"\x89PNG" for p in paths)
+    labels = [t.get_text() for t in layer_roi_figure(result).axes[0].get_yticklabels()]
+    assert labels == ["all", *ROIS]  # each ROI once, "all" first
