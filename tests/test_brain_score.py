@@ -99,7 +99,7 @@ def test_ddp_spawn_logs_once_with_single_process_values(tmp_path, cache_dir, tin
               "callbacks.brain_score.at_start=true", "callbacks.brain_score.at_end=false",
               "callbacks.brain_score.layers=[relu0,relufc]"]  # fmt: skip
     run("train", [*common, "trainer.devices=1"], tmp_path / "single", cache_dir)
-    run("train", [*common, "trainer.devices=2", "+trainer.strategy=ddp_spawn"], tmp_path / "ddp", cache_dir)
+    run("train", [*common, "trainer=ddp_sim"], tmp_path / "ddp", cache_dir)
     single = [r for r in metric_rows(only(tmp_path / "single" / "train" / "runs")) if r]
     ddp = [r for r in metric_rows(only(tmp_path / "ddp" / "train" / "runs")) if r]
     assert len(ddp) == 2 and len(single) == 2  # step 0 and the end of the epoch, each logged once
