@@ -55,3 +55,16 @@ def test_experiment_trains_a_few_steps(name, tmp_path, cache_dir, tiny_corpus):
     ckpt = torch.load(tmp_path / "run" / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert set(ckpt["auditory_dnn"]["vocabularies"]) == HEADS[task]
     assert ckpt["global_step"] == 2
+
+
+@pytest.mark.parametrize("model", ["cochcnn9", "cochresnet50"])
+def test_bf16_mixed_precision_trains_on_cpu(model, tmp_path, cache_dir, tiny_corpus):
+    from train.app import train
+
+    cfg = _compose([f"model={model}", "debug=fast", "~callbacks.brain_score", "logger=none", "trainer.max_steps=-1",
+                    "trainer.max_epochs=1", "+trainer.limit_train_batches=2", "+trainer.limit_val_batches=1",
+                    "trainer.precision=bf16-mixed", f"paths.cache_dir={cache_dir}"], tmp_path)  # fmt: skip
+    with open_dict(cfg):
+        del cfg["hydra"]
+    metrics = train(cfg)
+    assert math.isfinite(metrics["val/word/loss"]) and math.isfinite(metrics["train/loss_epoch"])
