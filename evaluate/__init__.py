@@ -3,7 +3,8 @@
 Public API::
 
     import evaluate
-    bench = evaluate.load_benchmark("nh2015")                  # or Benchmark.from_arrays(...)
+    bench = evaluate.load_benchmark("nh2015")                  # or "synthetic" (no download), or
+                                                               # Benchmark.from_arrays(...)
     result = evaluate.score({"layer": acts}, bench)            # acts [n_stimuli, n_features]
     result = evaluate.score_model(net, bench)                  # any torch.nn.Module
     acts = evaluate.extract_activations(net, bench.waveforms, ["relu0", "relufc"])
