@@ -101,3 +101,26 @@ def test_clean_condition_trains(tmp_path, cache_dir, tiny_corpus, noise):
     run_train([f"data.noise={noise}", "logger=none", "trainer.max_steps=2"], tmp_path / "logs", cache_dir)
     (run,) = run_dirs(tmp_path / "logs")
     assert "clean" in run.name and (run / "checkpoints" / "last.ckpt").is_file()
+
+
+def test_multirun_sweep_one_job_per_combination_grouped_in_wandb(tmp_path, cache_dir, tiny_corpus):
+    from tests.wandb_files import records
+
+    logs = tmp_path / "logs"
+    env = {**os.environ, "AUDITORY_DNN_CACHE": str(cache_dir), "AUDITORY_DNN_LOGS": str(logs), "WANDB_SILENT": "true",
+           "WANDB_MODE": "offline"}  # fmt: skip
+    proc = subprocess.run([sys.executable, "-m", "train", "-m", "debug=fast", NO_BRAIN_SCORE, "task=word,speaker",
+                           "seed=0,1", "sweep_name=smoke", "trainer.max_steps=2"],
+                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (sweep,) = (logs / "train" / "multiruns").iterdir()
+    jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
+    assert jobs == ["0_cochcnn9_word_noisy_seed0", "1_cochcnn9_word_noisy_seed1", "2_cochcnn9_speaker_noisy_seed0",
+                    "3_cochcnn9_speaker_noisy_seed1"]  # fmt: skip
+    runs = []
+    for job in jobs:
+        assert (sweep / job / "checkpoints" / "last.ckpt").is_file()
+        (run,) = [r.run for r in records(run_file(sweep / job / "wandb")) if r.WhichOneof("record_type") == "run"]
+        runs.append(run)
+    assert {r.run_group for r in runs} == {"smoke"}
+    assert len({r.run_id for r in runs}) == 4 and [r.display_name for r in runs] == [j.split("_", 1)[1] for j in jobs]

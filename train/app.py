@@ -53,6 +53,12 @@ def train(cfg: DictConfig) -> dict[str, float]:
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
     trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
     _report(trainer, Path(cfg.paths.output_dir))
+    if any(isinstance(lg, pl.loggers.WandbLogger) for lg in loggers):
+        import wandb
+
+        # Close this job's run: in a multirun the next job (same process) must start its own,
+        # not be appended to this one.
+        wandb.finish()
     return {k: float(v) for k, v in trainer.callback_metrics.items()}
 
 
