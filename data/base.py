@@ -45,9 +45,14 @@ def check_noise(noise: str, snr_db) -> tuple[float, float]:
 
 
 def jitter_crop(
-    audio: np.ndarray, length: int, target: tuple[int, int] | None, rng: np.random.Generator | None
+    audio: np.ndarray,
+    length: int,
+    target: tuple[int, int] | None,
+    rng: np.random.Generator | None,
+    dtype: np.dtype | type = np.float32,
 ) -> np.ndarray:
-    """A ``length``-sample window of ``audio`` (zero-padded if shorter).
+    """A ``length``-sample window of ``audio`` (zero-padded if shorter), as ``dtype``
+    (``np.int16`` keeps stored int16 audio compact until it reaches the device).
 
     Without ``rng`` the window is centred on ``target`` (start, end samples of the labelled
     word) or on the clip. With ``rng`` it is shifted at random as far as the word still
@@ -60,19 +65,8 @@ def jitter_crop(
         lo, hi = (target[0], target[1]) if target is not None else (mid, mid + 1)
         # The centre sample (start + length // 2) must land inside [lo, hi).
         start = int(rng.integers(lo, max(hi, lo + 1))) - length // 2
-    out = np.zeros(length, dtype=np.float32)
+    out = np.zeros(length, dtype=dtype)
     src0, src1 = max(start, 0), min(start + length, n)
-    if src1 > src0:
-        out[src0 - start : src1 - start] = audio[src0:src1]
-    return out
-
-
-def jitter_crop_int16(audio: np.ndarray, target: tuple[int, int], rng: np.random.Generator) -> np.ndarray:
-    """:func:`jitter_crop` of an int16 clip to its own length (kept int16)."""
-    n = len(audio)
-    start = int(rng.integers(target[0], max(target[1], target[0] + 1))) - n // 2
-    out = np.zeros(n, dtype=np.int16)
-    src0, src1 = max(start, 0), min(start + n, n)
     if src1 > src0:
         out[src0 - start : src1 - start] = audio[src0:src1]
     return out

@@ -13,7 +13,7 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from data.base import MixingDataModule, check_noise, clean_item, jitter_crop_int16
+from data.base import MixingDataModule, check_noise, clean_item, jitter_crop
 from data.corpus import CorpusSpec, SpeechCorpus, describe, load_corpus
 
 log = logging.getLogger(__name__)
@@ -58,7 +58,7 @@ class SpeechInNoiseDataset(Dataset):
         if self.jitter:
             rng = np.random.default_rng(int(torch.randint(2**62, ()).item()))
             target = (int(arrays.target_start[i]), int(arrays.target_end[i]))
-            speech = jitter_crop_int16(speech, target, rng)
+            speech = jitter_crop(speech, len(speech), target, rng, dtype=np.int16)
         item = {
             "speech": torch.from_numpy(np.array(speech)),
             "speech_scale": torch.tensor(float(arrays.speech_scale[i])),
