@@ -20,6 +20,7 @@ adding ``waveform`` ``[batch, samples]`` to the batch.
 from __future__ import annotations
 
 import math
+from collections.abc import Sequence
 
 import numpy as np
 import pytorch_lightning as pl
@@ -88,15 +89,26 @@ def clean_item(item: dict, n_event_classes: int) -> dict:
 class MixingDataModule(pl.LightningDataModule):
     """Base of the training DataModules: loaders, and mixing on the model's device.
 
-    Subclasses set ``self.train_set`` / ``self.val_set`` in :meth:`setup` and provide
+    It validates and keeps the noise condition (``noise``, ``snr_db`` in dB, ``seed`` of the
+    fixed validation draws). Subclasses set ``self.train_set`` / ``self.val_set`` in :meth:`setup` and provide
     :attr:`label_sizes` and :attr:`vocabularies` (class names per label; saved with
     checkpoints so a trained network's outputs can be read).
     """
 
-    def __init__(self, batch_size: int, num_workers: int, pin_memory: bool = False) -> None:
+    def __init__(
+        self,
+        noise: str,
+        snr_db: Sequence[float],
+        batch_size: int,
+        num_workers: int,
+        seed: int = 0,
+        pin_memory: bool = False,
+    ) -> None:
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"data.batch_size must be >= 1, got {batch_size}")
+        check_noise(noise, snr_db)
+        self.noise, self.snr_db, self.seed = noise, tuple(float(v) for v in snr_db), seed
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None

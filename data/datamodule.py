@@ -112,11 +112,9 @@ class EmbeddedSpeechDataModule(MixingDataModule):
         pin_memory: bool = False,
         jitter: bool = True,
     ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory)
-        check_noise(noise, snr_db)
+        super().__init__(noise, snr_db, batch_size, num_workers, seed, pin_memory)
         self.spec = corpus
-        self.noise, self.snr_db = noise, tuple(float(v) for v in snr_db)
-        self.cache_dir, self.render_workers, self.seed, self.jitter = cache_dir, render_workers, seed, jitter
+        self.cache_dir, self.render_workers, self.jitter = cache_dir, render_workers, jitter
         self.corpus: SpeechCorpus | None = None
 
     def load(self) -> SpeechCorpus:

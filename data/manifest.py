@@ -557,12 +557,10 @@ class ManifestDataModule(MixingDataModule):
         speaker_vocab: str | None = None,
         event_vocab: str | None = None,
     ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory)
-        check_noise(noise, snr_db)
+        super().__init__(noise, snr_db, batch_size, num_workers, seed, pin_memory)
         if noise == "noisy" and not background_dir:
             raise ValueError("data.background_dir is required for noise=noisy (a folder of background audio files)")
         self.train_manifest, self.val_manifest = train_manifest, val_manifest
-        self.noise, self.snr_db, self.seed = noise, tuple(float(v) for v in snr_db), seed
         self.background_dir, self.background_labels = background_dir, background_labels
         self.val_background_dir = val_background_dir
         self.vocab_files = {"word": word_vocab, "speaker": speaker_vocab, "audioset": event_vocab}

@@ -294,10 +294,8 @@ class WSNDataModule(MixingDataModule):
         speaker_vocab: str | None = None,
         event_vocab: str | None = None,
     ) -> None:
-        super().__init__(batch_size, num_workers, pin_memory)
-        check_noise(noise, snr_db)
+        super().__init__(noise, snr_db, batch_size, num_workers, seed, pin_memory)
         self.train_glob, self.val_glob = train_glob, val_glob
-        self.noise, self.snr_db, self.seed = noise, tuple(float(v) for v in snr_db), seed
         self.vocab_files = {"word": word_vocab, "speaker": speaker_vocab, "audioset": event_vocab}
         self._vocabularies: dict[str, list[str]] | None = None
 
