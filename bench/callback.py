@@ -25,6 +25,7 @@ from hydra.utils import instantiate
 from omegaconf import OmegaConf
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.timing import training_step_rate  # noqa: E402
 from data import CorpusSpec, EmbeddedSpeechDataModule  # noqa: E402
 from models import CochCNN9  # noqa: E402
 from train.brain_score import BrainScoreCallback  # noqa: E402
@@ -32,16 +33,8 @@ from train.brain_score import BrainScoreCallback  # noqa: E402
 
 def step_rate(net: torch.nn.Module, batch: dict, steps: int) -> tuple[float, float]:
     """(training clips/s, validation clips/s) on ``batch``."""
-    opt = torch.optim.AdamW(net.parameters(), lr=3e-4)
     wave, target = batch["waveform"], batch["word"]
-    times = []
-    for _ in range(steps + 1):
-        t = time.perf_counter()
-        loss = torch.nn.functional.cross_entropy(net(wave)["word"], target)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        times.append(time.perf_counter() - t)
+    train_rate = training_step_rate(net, torch.optim.AdamW(net.parameters(), lr=3e-4), wave, target, steps)
     net.eval()
     t = time.perf_counter()
     with torch.inference_mode():
@@ -49,7 +42,7 @@ def step_rate(net: torch.nn.Module, batch: dict, steps: int) -> tuple[float, flo
             net(wave)
     val = len(wave) * steps / (time.perf_counter() - t)
     net.train()
-    return len(wave) * steps / sum(times[1:]), val
+    return train_rate, val
 
 
 def evaluation_seconds(net: torch.nn.Module) -> tuple[float, float]:

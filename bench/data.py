@@ -20,6 +20,7 @@ from pathlib import Path
 import torch
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from bench.timing import training_step_rate  # noqa: E402
 from data import CorpusSpec, EmbeddedSpeechDataModule  # noqa: E402
 from models import CochCNN9  # noqa: E402
 
@@ -68,15 +69,7 @@ def main() -> None:
     opt = torch.optim.SGD(net.parameters(), lr=0.01, momentum=0.9)
     wave = batch["waveform"][: args.train_batch]
     target = batch["word"][: args.train_batch]
-    times = []
-    for _ in range(args.steps + 1):
-        t = time.perf_counter()
-        loss = torch.nn.functional.cross_entropy(net(wave)["word"], target)
-        opt.zero_grad()
-        loss.backward()
-        opt.step()
-        times.append(time.perf_counter() - t)
-    step_rate = args.train_batch / (sum(times[1:]) / args.steps)
+    step_rate = training_step_rate(net, opt, wave, target, args.steps)
     print(f"CochCNN9 (width {args.width}) training step: {step_rate:,.1f} clips/s (batch {args.train_batch})")
     print(f"delivered / training = {delivered / step_rate:,.0f}x")
 
