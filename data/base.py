@@ -25,9 +25,10 @@ from collections.abc import Sequence
 import numpy as np
 import pytorch_lightning as pl
 import torch
-from torch.utils.data import DataLoader, Dataset
+from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
 from data.mixing import mix_at_snr
+from data.sampler import EpochShuffleSampler
 
 NOISE_CONDITIONS = ("clean", "noisy")
 MISSING = -1  # label index of a clip without that label (ignored by the losses)
@@ -86,6 +87,13 @@ def clean_item(item: dict, n_event_classes: int) -> dict:
     return item
 
 
+def _restarted_mid_epoch(fit_loop) -> bool:
+    """Whether the fit loop was restored from a checkpoint written inside an epoch (started,
+    not yet processed); Lightning classifies it only later, in ``fit_loop.reset()``."""
+    total = fit_loop.epoch_progress.total
+    return bool(fit_loop.restarting) and total.started == total.ready and total.processed == total.started - 1
+
+
 class MixingDataModule(pl.LightningDataModule):
     """Base of the training DataModules: loaders, and mixing on the model's device.
 
@@ -121,24 +129,43 @@ class MixingDataModule(pl.LightningDataModule):
     def vocabularies(self) -> dict[str, list[str]]:
         raise NotImplementedError
 
-    def _loader(self, dataset: Dataset, shuffle: bool) -> DataLoader:
+    def _ranks(self) -> tuple[int, int]:
+        trainer = self.trainer
+        return (trainer.global_rank, trainer.world_size) if trainer is not None else (0, 1)
+
+    def _loader(self, dataset: Dataset, sampler, drop_last: bool) -> DataLoader:
         return DataLoader(
             dataset,
             batch_size=self.batch_size,
-            shuffle=shuffle,
+            sampler=sampler,
             num_workers=self.num_workers,
             persistent_workers=self.num_workers > 0,
             pin_memory=self.pin_memory,
-            drop_last=shuffle and len(dataset) >= self.batch_size,
+            drop_last=drop_last,
         )
 
     def train_dataloader(self) -> DataLoader:
+        """Shuffled by (seed, epoch) and sharded across DDP ranks here (the trainer configs set
+        ``use_distributed_sampler: false``); after a mid-epoch resume it continues the
+        interrupted epoch's order after the batches already trained on."""
         self.setup("fit")
-        return self._loader(self.train_set, shuffle=True)
+        rank, world = self._ranks()
+        sampler = EpochShuffleSampler(len(self.train_set), seed=self.seed, rank=rank, world_size=world)
+        trainer = self.trainer
+        if trainer is not None:
+            loop = trainer.fit_loop
+            # Lightning's samplers get set_epoch(processed) too, but only after this first iter().
+            sampler.set_epoch(loop.epoch_progress.current.processed)
+            if _restarted_mid_epoch(loop):
+                done = loop.epoch_loop.batch_progress.current.ready
+                sampler.resume(loop.epoch_progress.current.processed, min(done * self.batch_size, len(sampler)))
+        return self._loader(self.train_set, sampler, drop_last=len(sampler) >= self.batch_size)
 
     def val_dataloader(self) -> DataLoader:
         self.setup("fit")
-        return self._loader(self.val_set, shuffle=False)
+        rank, world = self._ranks()
+        sampler = DistributedSampler(self.val_set, world, rank, shuffle=False) if world > 1 else None
+        return self._loader(self.val_set, sampler, drop_last=False)
 
     def on_after_batch_transfer(self, batch: dict, dataloader_idx: int) -> dict:
         for key in ("speech", "background"):

@@ -3,17 +3,28 @@
 from __future__ import annotations
 
 import logging
+import signal
+import time
+import warnings
 from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
 from hydra.utils import instantiate
-from omegaconf import DictConfig, OmegaConf
+from omegaconf import DictConfig, OmegaConf, open_dict
+from pytorch_lightning.utilities import rank_zero_only
+from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 import train.resolvers  # noqa: F401  (registers ${run_id:})
+from train.fault_tolerance import InterruptCheckpoint
 from train.module import TaskModule
+from train.resume import new_attempt, read_record, resolve_resume, write_record
 
 log = logging.getLogger(__name__)
+
+# Our DataModules resume mid-epoch through their sampler (data/sampler.py), which Lightning's
+# check for a stateful dataloader does not see.
+warnings.filterwarnings("ignore", message="You're resuming from a checkpoint that ended before the epoch ended")
 
 
 def build_module(cfg: DictConfig, datamodule: pl.LightningDataModule) -> TaskModule:
@@ -41,7 +52,33 @@ def build_module(cfg: DictConfig, datamodule: pl.LightningDataModule) -> TaskMod
 
 
 def train(cfg: DictConfig) -> dict[str, float]:
-    """Fit the configured model; returns the final logged metrics."""
+    """Fit the configured model; returns the final logged metrics.
+
+    Resumes an interrupted run as ``cfg.resume`` says (:mod:`train.resume`); a run stopped by
+    SIGTERM / Ctrl+C / a preemption signal writes a checkpoint and exits with 128 + signal.
+    """
+    hydra_dir = Path(cfg.paths.output_dir)
+    if cfg.get("ckpt_path") and cfg.get("resume"):
+        raise ValueError("give either ckpt_path= (start a new run from a checkpoint) or resume= (continue a run)")
+    point, run_dir = resolve_resume(cfg.get("resume"), hydra_dir, cfg.paths.log_dir, cfg.run_name,
+                                    cfg.get("sweep_name"))  # fmt: skip
+    record = read_record(run_dir)
+    if point is None and record and record.get("status") == "finished" and run_dir != hydra_dir:
+        log.info("resume=auto: run %s already finished (%s); nothing to do", cfg.run_name, run_dir)
+        return dict(record.get("metrics", {}))
+    if run_dir != hydra_dir:
+        with open_dict(cfg):
+            cfg.paths.output_dir = str(run_dir)
+        log.info("Continuing run %s (this attempt's Hydra logs: %s)", run_dir, hydra_dir)
+    if point is not None:
+        log.info("Resuming from %s (step %d)", point.ckpt_path, point.global_step)
+    record = new_attempt(record, cfg.run_name, cfg.get("sweep_name"), hydra_dir, point)
+    if rank_zero_only.rank == 0:
+        write_record(run_dir, record)
+    if cfg.get("logger") and cfg.logger.get("wandb"):
+        with open_dict(cfg):  # the same W&B run across attempts
+            cfg.logger.wandb.id, cfg.logger.wandb.resume = record["wandb_id"], "allow"
+
     pl.seed_everything(cfg.seed, workers=True)
     datamodule = instantiate(cfg.data)
     datamodule.prepare_data()
@@ -51,23 +88,53 @@ def train(cfg: DictConfig) -> dict[str, float]:
     if not loggers:  # nothing to log learning rates to
         callbacks = [c for c in callbacks if not isinstance(c, pl.callbacks.LearningRateMonitor)]
     trainer: pl.Trainer = instantiate(cfg.trainer, callbacks=callbacks, logger=loggers or False)
-    trainer.fit(module, datamodule=datamodule, ckpt_path=cfg.get("ckpt_path"))
-    _report(trainer, Path(cfg.paths.output_dir))
+    ckpt_path = str(point.ckpt_path) if point is not None else cfg.get("ckpt_path")
+    try:
+        trainer.fit(module, datamodule=datamodule, ckpt_path=ckpt_path)
+    except SIGTERMException:
+        _stopped(trainer, run_dir, record)
+    _report(trainer, run_dir)
+    _close_wandb(loggers)
+    metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
+    if rank_zero_only.rank == 0:
+        write_record(run_dir, {**record, "status": "finished", "updated": time.time(), "metrics": metrics,
+                               "global_step": trainer.global_step})  # fmt: skip
+    return metrics
+
+
+def _close_wandb(loggers: list) -> None:
     if any(isinstance(lg, pl.loggers.WandbLogger) for lg in loggers):
         import wandb
 
         # Close this job's run: in a multirun the next job (same process) must start its own,
         # not be appended to this one.
         wandb.finish()
-    return {k: float(v) for k, v in trainer.callback_metrics.items()}
+
+
+def _stopped(trainer: pl.Trainer, run_dir: Path, record: dict) -> None:
+    """Training was stopped by a signal (the checkpoint is written): record it, let a cluster
+    signal's own handler requeue the job, else exit with 128 + the signal number."""
+    stopper = next((c for c in trainer.callbacks if isinstance(c, InterruptCheckpoint)), None)
+    received = stopper.received if stopper and stopper.received else signal.SIGTERM
+    _close_wandb(trainer.loggers)
+    if rank_zero_only.rank == 0:
+        write_record(run_dir, {**record, "status": "interrupted", "updated": time.time(),
+                               "global_step": trainer.global_step})  # fmt: skip
+    log.warning("Run stopped by %s at step %d. Continue it with: python -m train <same overrides> resume=%s",
+                received.name, trainer.global_step, run_dir)  # fmt: skip
+    if stopper is not None:
+        stopper.hand_over()
+    raise SystemExit(128 + int(received))
 
 
 def _report(trainer: pl.Trainer, output_dir: Path) -> None:
     lines = [f"Run directory: {output_dir}"]
     for ckpt in trainer.checkpoint_callbacks:
-        if ckpt.monitor is None and getattr(ckpt, "best_model_path", ""):
-            lines.append(f"Last checkpoint: {ckpt.best_model_path}")
-        elif getattr(ckpt, "best_model_path", ""):
+        if not isinstance(ckpt, pl.callbacks.ModelCheckpoint) or not ckpt.best_model_path:
+            continue
+        if ckpt.monitor is None:
+            lines.append(f"Checkpoint ({Path(ckpt.best_model_path).stem}): {ckpt.best_model_path}")
+        else:
             lines.append(f"Best checkpoint: {ckpt.best_model_path} ({ckpt.monitor} = {ckpt.best_model_score})")
     for callback in trainer.callbacks:
         best = getattr(callback, "best", None)
@@ -88,5 +155,11 @@ def _report(trainer: pl.Trainer, output_dir: Path) -> None:
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="train")
-def main(cfg: DictConfig) -> None:
-    train(cfg)
+def main(cfg: DictConfig) -> float | None:
+    metrics = train(cfg)
+    name = cfg.get("optimized_metric")
+    if not name:
+        return None
+    if name not in metrics:  # the sweeper (e.g. Optuna) maximises what main returns
+        raise KeyError(f"optimized_metric={name!r} was not logged; logged metrics: {sorted(metrics)}")
+    return metrics[name]

@@ -1,0 +1,169 @@
+"""Killing a real `python -m train` process (SIGTERM, SIGKILL) and resuming it: the steps
+continue, every step is logged exactly once (CSV and W&B), the W&B run id stays the same,
+and the resumed epoch trains on the batches the killed one had not reached."""
+
+from __future__ import annotations
+
+import csv
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+
+import pytest
+
+from tests.conftest import REPO
+from tests.wandb_files import history, records
+from train.resume import checkpoint_step, latest_checkpoint
+
+# 18 training clips / batch 4 = 4 steps per epoch; a step checkpoint every 3 steps.
+ARGS = [
+    "debug=fast", "logger=[csv,wandb]", "trainer.max_epochs=1000",
+    "callbacks.step_checkpoint.every_n_train_steps=3", "callbacks.step_checkpoint.train_time_interval=null",
+    "sweep_name=killtest",
+]  # fmt: skip
+
+
+def _env(logs: Path, cache_dir: Path) -> dict:
+    return {**os.environ, "AUDITORY_DNN_CACHE": str(cache_dir), "AUDITORY_DNN_LOGS": str(logs), "WANDB_SILENT": "true",
+            "WANDB_MODE": "offline"}  # fmt: skip
+
+
+def _start(logs: Path, cache_dir: Path, args: list[str]) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "train", *ARGS, *args], cwd=REPO, env=_env(logs, cache_dir),
+                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+
+
+def _wait_for_step(proc: subprocess.Popen, logs: Path, step: int, timeout: float = 240) -> Path:
+    """Wait until the run's step checkpoint has reached ``step``; returns the run directory."""
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        assert proc.poll() is None, proc.stdout.read()[-3000:]
+        for ckpt in logs.glob("train/runs/*/checkpoints/steps.ckpt"):
+            try:
+                if checkpoint_step(ckpt) >= step:
+                    return ckpt.parent.parent
+            except Exception:  # being written
+                pass
+        time.sleep(0.2)
+    proc.kill()
+    raise AssertionError(f"no step checkpoint at step {step} within {timeout} s")
+
+
+def _csv_rows(run_dir: Path) -> list[dict]:
+    with open(run_dir / "csv" / "metrics.csv", newline="") as f:
+        return list(csv.DictReader(f))
+
+
+def _steps_of(rows: list[dict], key: str) -> list[int]:
+    return [int(float(r["step"])) for r in rows if r.get(key) not in (None, "")]
+
+
+def _wandb_history(run_dir: Path) -> tuple[set[str], list[dict]]:
+    ids, rows = set(), []
+    for path in sorted((run_dir / "wandb").glob("offline-run-*/run-*.wandb")):
+        ids.add(path.stem.removeprefix("run-"))
+        rows += history(path)
+    return ids, rows
+
+
+def _assert_logged_once(run_dir: Path, last_step: int, lost_before: int) -> None:
+    rows = _csv_rows(run_dir)
+    # every training step logged exactly once, from 0 to the end
+    assert _steps_of(rows, "train/word/loss_step") == list(range(last_step + 1))
+    for key in ("val/word/acc", "brain/synthetic/score", "train/word/loss_epoch"):
+        steps = _steps_of(rows, key)
+        assert steps and len(steps) == len(set(steps)), (key, steps)
+    ids, wrows = _wandb_history(run_dir)
+    record = json.loads((run_dir / "run.json").read_text())
+    assert ids == {record["wandb_id"]}  # every attempt logged into the same W&B run
+    for key in ("train/word/loss_step", "val/word/acc", "brain/synthetic/score"):
+        steps = [r["trainer/global_step"] for r in wrows if key in r]
+        duplicated = [s for s, n in Counter(steps).items() if n > 1]
+        assert steps and not duplicated, (key, duplicated)
+    train_steps = sorted(r["trainer/global_step"] for r in wrows if "train/word/loss_step" in r)
+    missing = sorted(set(range(last_step + 1)) - set(train_steps))
+    # W&B's offline writer loses what it had not flushed (<= 2 s) when the process is killed;
+    # everything from the checkpoint on is logged again.
+    assert all(step < lost_before for step in missing), (missing, lost_before)
+
+
+@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+def test_killed_run_resumes_without_losing_or_repeating_steps(tmp_path, cache_dir, tiny_corpus, sig):
+    logs = tmp_path / "logs"
+    proc = _start(logs, cache_dir, ["trainer.max_steps=400"])
+    run_dir = _wait_for_step(proc, logs, 6)  # mid-epoch 2 at the earliest
+    proc.send_signal(sig)
+    out = proc.communicate(timeout=120)[0]
+    record = json.loads((run_dir / "run.json").read_text())
+    point = latest_checkpoint(run_dir)
+    if sig == signal.SIGTERM:
+        assert proc.returncode == 128 + signal.SIGTERM, out[-3000:]
+        assert "checkpoint written" in out
+        assert point.ckpt_path.name == "interrupted.ckpt"
+        assert record["status"] == "interrupted" and record["global_step"] == point.global_step
+    else:
+        assert proc.returncode == -signal.SIGKILL
+        assert record["status"] == "running"  # it never knew
+    stopped_at = point.global_step
+    assert 6 <= stopped_at < 400
+
+    # Same command, resume=auto, a few more steps (ending mid-epoch).
+    end = stopped_at + 7
+    resumed = subprocess.run([sys.executable, "-m", "train", *ARGS, f"trainer.max_steps={end}", "resume=auto"],
+                             cwd=REPO, env=_env(logs, cache_dir), capture_output=True, text=True, timeout=600)  # fmt: skip
+    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "finished" and record["global_step"] == end
+    assert [a["resumed_step"] for a in record["attempts"]] == [None, stopped_at]
+    hydra_dirs = [Path(a["hydra_dir"]) for a in record["attempts"]]
+    assert hydra_dirs[0] == run_dir and hydra_dirs[1] != run_dir  # logs of the 2nd attempt elsewhere
+    assert checkpoint_step(run_dir / "checkpoints" / "last.ckpt") >= end - 4
+    # after SIGTERM the W&B run was closed properly: nothing may be missing
+    _assert_logged_once(run_dir, end - 1, lost_before=0 if sig == signal.SIGTERM else stopped_at)
+
+
+def test_resumed_epoch_trains_on_the_batches_not_yet_seen(tmp_path, cache_dir, tiny_corpus):
+    """The sampler order of an epoch interrupted and resumed equals the uninterrupted one."""
+    import pytorch_lightning as pl
+    import torch
+
+    from data.corpus import CorpusSpec
+    from data.datamodule import EmbeddedSpeechDataModule
+    from tests.conftest import TINY_CORPUS
+
+    seen: list[list[int]] = []
+
+    class Record(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.w = torch.nn.Parameter(torch.zeros(1))
+
+        def training_step(self, batch, batch_idx):
+            seen.append(batch["word"].tolist())
+            return (self.w * batch["waveform"].mean()).sum()
+
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.1)
+
+    def fit(max_steps, ckpt=None):
+        dm = EmbeddedSpeechDataModule(corpus=CorpusSpec(**TINY_CORPUS), batch_size=4, num_workers=0, cache_dir=str(cache_dir))
+        step_ckpt = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / "ck", filename="steps", every_n_train_steps=6,
+                                                 monitor=None, enable_version_counter=False)  # fmt: skip
+        trainer = pl.Trainer(max_steps=max_steps, max_epochs=10, logger=False, enable_progress_bar=False,
+                             limit_val_batches=0, callbacks=[step_ckpt], use_distributed_sampler=False,
+                             enable_model_summary=False)  # fmt: skip
+        trainer.fit(Record(), datamodule=dm, ckpt_path=ckpt)
+
+    fit(12)
+    uninterrupted = list(seen)
+    seen.clear()
+    fit(7)  # a step checkpoint at step 6: mid-epoch 2 (4 steps per epoch)
+    assert checkpoint_step(tmp_path / "ck" / "steps.ckpt") == 6
+    seen.clear()
+    fit(12, ckpt=str(tmp_path / "ck" / "steps.ckpt"))
+    assert seen == uninterrupted[6:]
