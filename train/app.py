@@ -48,6 +48,7 @@ def build_module(cfg: DictConfig, datamodule: pl.LightningDataModule) -> TaskMod
         model_config=OmegaConf.to_container(cfg.model, resolve=True),
         vocabularies={name: datamodule.vocabularies[name] for name in heads},
         run_config=OmegaConf.to_container(cfg, resolve=True),
+        compile=bool(cfg.get("compile", False)),
     )
 
 

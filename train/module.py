@@ -25,6 +25,8 @@ class TaskModule(pl.LightningModule):
             checkpoints so :func:`train.checkpoint.load_network` can rebuild the network.
         vocabularies: class names per label, stored in checkpoints.
         run_config: the full resolved run config, stored in checkpoints.
+        compile: run the training and validation forward passes through ``torch.compile(net)``
+            (same parameters; checkpoints, brain scoring and hooks use the plain ``net``).
     """
 
     def __init__(
@@ -37,9 +39,13 @@ class TaskModule(pl.LightningModule):
         model_config: Mapping | None = None,
         vocabularies: Mapping[str, list[str]] | None = None,
         run_config: Mapping | None = None,
+        compile: bool = False,
     ) -> None:
         super().__init__()
         self.net = net
+        self.compile_net = compile
+        # Kept out of the module tree: state_dict and checkpoints hold the plain net only.
+        self.__dict__["_compiled_net"] = None
         self.heads = dict(heads)
         self.label_sizes = {name: int(label_sizes[name]) for name in self.heads}
         self.optimizer_factory = optimizer
@@ -58,8 +64,15 @@ class TaskModule(pl.LightningModule):
     def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
         return self.net(waveform)
 
+    def _train_net(self) -> nn.Module:
+        if not self.compile_net:
+            return self.net
+        if self._compiled_net is None:
+            self.__dict__["_compiled_net"] = torch.compile(self.net)
+        return self._compiled_net
+
     def _step(self, batch: dict, stage: str) -> torch.Tensor:
-        outputs = self.net(batch["waveform"])
+        outputs = self._train_net()(batch["waveform"])
         total = torch.zeros((), device=batch["waveform"].device)
         batch_size = batch["waveform"].shape[0]
         for name, head in self.heads.items():
