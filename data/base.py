@@ -87,11 +87,16 @@ def clean_item(item: dict, n_event_classes: int) -> dict:
     return item
 
 
-def _restarted_mid_epoch(fit_loop) -> bool:
-    """Whether the fit loop was restored from a checkpoint written inside an epoch (started,
-    not yet processed); Lightning classifies it only later, in ``fit_loop.reset()``."""
-    total = fit_loop.epoch_progress.total
-    return bool(fit_loop.restarting) and total.started == total.ready and total.processed == total.started - 1
+def _resume_position(fit_loop) -> tuple[int, int]:
+    """``(epoch, batches already done in it)`` for the training iterator Lightning is about to
+    create. A checkpoint written inside an epoch (step checkpoints, SIGTERM, or the end of a
+    ``max_steps`` run) is continued in that epoch after the batches it had done; Lightning's
+    own ``set_epoch`` call comes only after this first iterator is made."""
+    batches = fit_loop.epoch_loop.batch_progress
+    epochs = fit_loop.epoch_progress.current
+    if batches.current.ready > 0 and not batches.is_last_batch:
+        return epochs.completed, batches.current.ready
+    return epochs.processed, 0
 
 
 class MixingDataModule(pl.LightningDataModule):
@@ -153,12 +158,8 @@ class MixingDataModule(pl.LightningDataModule):
         sampler = EpochShuffleSampler(len(self.train_set), seed=self.seed, rank=rank, world_size=world)
         trainer = self.trainer
         if trainer is not None:
-            loop = trainer.fit_loop
-            # Lightning's samplers get set_epoch(processed) too, but only after this first iter().
-            sampler.set_epoch(loop.epoch_progress.current.processed)
-            if _restarted_mid_epoch(loop):
-                done = loop.epoch_loop.batch_progress.current.ready
-                sampler.resume(loop.epoch_progress.current.processed, min(done * self.batch_size, len(sampler)))
+            epoch, done = _resume_position(trainer.fit_loop)
+            sampler.resume(epoch, min(done * self.batch_size, len(sampler)))
         return self._loader(self.train_set, sampler, drop_last=len(sampler) >= self.batch_size)
 
     def val_dataloader(self) -> DataLoader:

@@ -33,7 +33,7 @@ class EpochShuffleSampler(Sampler[int]):
             raise ValueError(f"rank must be in [0, world_size), got rank={rank}, world_size={world_size}")
         self.n_items, self.seed, self.rank, self.world_size = n_items, seed, rank, world_size
         self.epoch = 0
-        self._skip = 0
+        self._resume: tuple[int, int] | None = None
         self.per_rank = math.ceil(n_items / world_size)
 
     def set_epoch(self, epoch: int) -> None:
@@ -43,7 +43,8 @@ class EpochShuffleSampler(Sampler[int]):
         """Make the next iteration continue ``epoch`` after its first ``items_done`` indices."""
         if not 0 <= items_done <= self.per_rank:
             raise ValueError(f"items_done must be in [0, {self.per_rank}], got {items_done}")
-        self.epoch, self._skip = epoch, items_done
+        # Pinned: Lightning may call set_epoch before a lazy DataLoader first draws indices.
+        self._resume = (epoch, items_done)
 
     def order(self, epoch: int) -> list[int]:
         """This rank's full index order for ``epoch`` (before any resume skip)."""
@@ -54,8 +55,10 @@ class EpochShuffleSampler(Sampler[int]):
         return perm[self.rank : total : self.world_size]
 
     def __iter__(self) -> Iterator[int]:
-        skip, self._skip = self._skip, 0
-        return iter(self.order(self.epoch)[skip:])
+        if self._resume is not None:
+            (epoch, skip), self._resume = self._resume, None
+            return iter(self.order(epoch)[skip:])
+        return iter(self.order(self.epoch))
 
     def __len__(self) -> int:
         # The full epoch, also when resuming: Lightning counts the skipped batches as done.

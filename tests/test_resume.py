@@ -17,7 +17,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import REPO
-from tests.wandb_files import history, records
+from tests.wandb_files import history
 from train.resume import checkpoint_step, latest_checkpoint
 
 # 18 training clips / batch 4 = 4 steps per epoch; a step checkpoint every 3 steps.
@@ -167,3 +167,70 @@ def test_resumed_epoch_trains_on_the_batches_not_yet_seen(tmp_path, cache_dir, t
     seen.clear()
     fit(12, ckpt=str(tmp_path / "ck" / "steps.ckpt"))
     assert seen == uninterrupted[6:]
+
+
+def test_sampler_shards_cover_the_epoch_once_and_resume_skips_what_was_done():
+    from data.sampler import EpochShuffleSampler
+
+    n = 23
+    shards = [EpochShuffleSampler(n, seed=3, rank=r, world_size=4) for r in range(4)]
+    for s in shards:
+        s.set_epoch(2)
+    orders = [list(s) for s in shards]
+    assert all(len(o) == len(shards[0]) == 6 for o in orders)  # ceil(23 / 4), padded by wrapping
+    flat = sorted(i for o in orders for i in o)
+    assert set(flat) == set(range(n)) and len(flat) == 24  # every index, one repeated as padding
+    again = EpochShuffleSampler(n, seed=3, rank=1, world_size=4)
+    again.set_epoch(2)
+    assert list(again) == orders[1]  # fixed by (seed, epoch)
+    again.set_epoch(3)
+    epoch3 = list(again)
+    assert epoch3 != orders[1]
+    again.resume(2, 4)
+    assert list(again) == orders[1][4:]  # once (whatever set_epoch said) ...
+    assert list(again) == epoch3  # ... then whole epochs of the set epoch again
+    with pytest.raises(ValueError, match="rank must be in"):
+        EpochShuffleSampler(n, rank=4, world_size=4)
+    with pytest.raises(ValueError, match="items_done"):
+        again.resume(2, 7)
+
+
+@pytest.mark.slow
+def test_ddp_run_checkpoints_mid_epoch_and_resumes(tmp_path, cache_dir, tiny_corpus):
+    """trainer=ddp_sim (2 processes): 18 clips -> 9 per rank -> 2 steps per epoch; a step
+    checkpoint at step 3 (mid-epoch 2), resumed to step 6."""
+    logs = tmp_path / "logs"
+    args = ["debug=fast", "trainer=ddp_sim", "trainer.max_epochs=10", "logger=csv", "~callbacks.brain_score", "sweep_name=ddp",
+            "callbacks.step_checkpoint.every_n_train_steps=3", "callbacks.step_checkpoint.train_time_interval=null"]
+    for max_steps, resume in ((3, []), (6, ["resume=auto"])):
+        proc = subprocess.run([sys.executable, "-m", "train", *args, f"trainer.max_steps={max_steps}", *resume],
+                              cwd=REPO, env=_env(logs, cache_dir), capture_output=True, text=True, timeout=900)
+        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (run_dir,) = (logs / "train" / "runs").glob("*/run.json")
+    run_dir = run_dir.parent
+    record = json.loads((run_dir / "run.json").read_text())
+    assert record["status"] == "finished" and record["global_step"] == 6
+    assert [a["resumed_step"] for a in record["attempts"]] == [None, 3]
+    rows = _csv_rows(run_dir)
+    assert _steps_of(rows, "train/word/loss_step") == list(range(6))
+
+
+def test_checkpoints_are_replaced_atomically(tmp_path):
+    import pytorch_lightning as pl
+    import torch
+    from hydra import compose, initialize_config_module
+    from hydra.utils import instantiate
+
+    from train.checkpoint_io import AtomicCheckpointIO
+
+    io = AtomicCheckpointIO()
+    path = tmp_path / "checkpoints" / "last.ckpt"
+    io.save_checkpoint({"global_step": 1}, path)
+    with pytest.raises(Exception):  # noqa: B017,PT011  (pickling fails half-way through the write)
+        io.save_checkpoint({"global_step": 2, "bad": lambda: None}, path)
+    assert torch.load(path, weights_only=False) == {"global_step": 1}  # the old one, whole
+    assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"]  # no temporary left behind
+    with initialize_config_module(config_module="conf", version_base="1.3"):
+        cfg = compose("train", overrides=["paths.output_dir=" + str(tmp_path)])
+    trainer: pl.Trainer = instantiate(cfg.trainer, logger=False, enable_progress_bar=False)
+    assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)

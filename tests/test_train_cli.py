@@ -14,7 +14,6 @@ import torch
 from tests.conftest import REPO
 from tests.wandb_files import history, run_file
 
-
 # The brain-score callback has its own tests (test_brain_score.py); these are about training.
 NO_BRAIN_SCORE = "~callbacks.brain_score"
 

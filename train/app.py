@@ -18,7 +18,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 import train.resolvers  # noqa: F401  (registers ${run_id:})
 from train.fault_tolerance import InterruptCheckpoint
 from train.module import TaskModule
-from train.resume import new_attempt, read_record, resolve_resume, write_record
+from train.resume import latest_checkpoint, new_attempt, read_record, resolve_resume, write_record
 
 log = logging.getLogger(__name__)
 
@@ -98,8 +98,11 @@ def train(cfg: DictConfig) -> dict[str, float]:
     _close_wandb(loggers)
     metrics = {k: float(v) for k, v in trainer.callback_metrics.items()}
     if rank_zero_only.rank == 0:
+        # (after ddp_spawn the main process's trainer does not know the step; its checkpoints do)
+        final = latest_checkpoint(run_dir)
+        step = max(trainer.global_step, final.global_step if final else 0)
         write_record(run_dir, {**record, "status": "finished", "updated": time.time(), "metrics": metrics,
-                               "global_step": trainer.global_step})  # fmt: skip
+                               "global_step": step})  # fmt: skip
     return metrics
 
 
