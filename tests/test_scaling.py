@@ -213,3 +213,27 @@ def test_compile_and_bf16_train_cochcnn9_from_the_cli(tmp_path, cache_dir, tiny_
     ckpt = torch.load(run_dir / "checkpoints" / "last.ckpt", map_location="cpu", weights_only=False)
     assert ckpt["global_step"] == 4 and not any("_orig_mod" in k for k in ckpt["state_dict"])
     assert json.loads((run_dir / "run.json").read_text())["metrics"]["brain/synthetic/score"] > 0
+
+
+@pytest.mark.slow
+def test_time_limit_signal_checkpoints_requeues_and_resumes_through_submitit(tmp_path, cache_dir, tiny_corpus):
+    """submitit's local executor with a 1-minute limit sends SIGUSR2 after 30 s: the job writes
+    interrupted.ckpt, submitit requeues it, and the requeued job resumes in its own directory
+    (as on SLURM with hydra/launcher=slurm). Lightning's max_time (its elapsed time is in the
+    checkpoint) ends the run in the second attempt."""
+    logs = tmp_path / "logs"
+    _run(["-m", "hydra/launcher=local", "hydra.launcher.timeout_min=1", "debug=fast", "logger=csv", NO_BRAIN_SCORE,
+          "trainer.max_steps=-1", "trainer.max_epochs=100000", "+trainer.max_time={seconds: 35}",
+          "sweep_name=requeue"], logs, cache_dir, timeout=400)  # fmt: skip
+    (job,) = (p.parent for p in (logs / "train" / "multiruns").glob("*/*/run.json"))
+    record = json.loads((job / "run.json").read_text())
+    assert record["status"] == "finished"
+    attempts = record["attempts"]
+    assert len(attempts) >= 2 and attempts[0]["resumed_from"] is None
+    assert Path(attempts[1]["resumed_from"]).name == "interrupted.ckpt"
+    assert {a["hydra_dir"] for a in attempts} == {str(job)}  # requeued into the same directory
+    with open(job / "csv" / "metrics.csv") as f:
+        steps = [int(float(r["step"])) for r in __import__("csv").DictReader(f) if r.get("train/word/loss_step")]
+    assert steps == list(range(len(steps))) and len(steps) > attempts[1]["resumed_step"] > 0
+    log_text = "".join(p.read_text() for p in (job.parent / ".submitit").rglob("*_log.*"))
+    assert "Requeued job" in log_text or "requeue" in log_text.lower()

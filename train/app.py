@@ -73,7 +73,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
         log.info("Continuing run %s (this attempt's Hydra logs: %s)", run_dir, hydra_dir)
     if point is not None:
         log.info("Resuming from %s (step %d)", point.ckpt_path, point.global_step)
-    record = new_attempt(record, cfg.run_name, cfg.get("sweep_name"), hydra_dir, point)
+    tags = {"model": str(cfg.model._target_).rsplit(".", 1)[-1], "task": cfg.task.name, "noise": cfg.data.noise,
+            "seed": int(cfg.seed)}  # fmt: skip
+    record = new_attempt(record, cfg.run_name, cfg.get("sweep_name"), hydra_dir, point, tags)
     if rank_zero_only.rank == 0:
         write_record(run_dir, record)
     if cfg.get("logger") and cfg.logger.get("wandb"):

@@ -146,10 +146,11 @@ def new_wandb_id() -> str:
 
 
 def new_attempt(record: dict | None, run_name: str, sweep_name: str | None, hydra_dir: Path,
-                point: ResumePoint | None) -> dict:  # fmt: skip
-    """The run record with this attempt added (a new record for a new run)."""
+                point: ResumePoint | None, tags: dict | None = None) -> dict:  # fmt: skip
+    """The run record with this attempt added (a new record for a new run). ``tags``: what
+    the run trains (model, task, noise, seed), read by ``python -m evaluate.report``."""
     record = dict(record or {"run_name": run_name, "sweep_name": sweep_name, "wandb_id": new_wandb_id(),
-                             "attempts": []})  # fmt: skip
+                             "attempts": [], "tags": dict(tags or {})})  # fmt: skip
     record["status"] = "running"
     record["updated"] = time.time()
     record["attempts"] = [*record.get("attempts", []), {

@@ -1,0 +1,112 @@
+"""The permuted-weights control and the comparison report (`python -m evaluate.report`)."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+
+from evaluate.controls import control_model, permuted_copy
+from models import CochCNN9
+from tests.conftest import REPO
+
+
+def test_permuted_copy_shuffles_every_weight_tensor_and_nothing_else():
+    torch.manual_seed(0)
+    net = CochCNN9(width=0.125, heads={"word": 5})
+    before = {k: v.clone() for k, v in net.state_dict().items()}
+    ctrl = permuted_copy(net, seed=0)
+    assert all(torch.equal(v, before[k]) for k, v in net.state_dict().items())  # original untouched
+    params = dict(ctrl.named_parameters())
+    changed = 0
+    for name, value in ctrl.state_dict().items():
+        if name in params:
+            # a permutation: the same multiset of values in each tensor
+            assert torch.equal(value.flatten().sort().values, before[name].flatten().sort().values), name
+            changed += not torch.equal(value, before[name])
+        else:  # buffers: the cochleagram front end, BatchNorm statistics
+            assert torch.equal(value, before[name]), name
+    distinct = sum(1 for p in params.values() if p.unique().numel() > 1)
+    assert changed == distinct >= 7  # at initialisation biases and norm scales are constant
+    again = permuted_copy(net, seed=0)
+    assert all(torch.equal(a, b) for a, b in zip(again.state_dict().values(), ctrl.state_dict().values(),
+                                                  strict=True))  # fmt: skip
+    other = permuted_copy(net, seed=1)
+    assert not torch.equal(other.conv0.weight, ctrl.conv0.weight)
+    with pytest.raises(ValueError, match="control must be one of"):
+        control_model(net, "shuffled")
+
+
+def _fake_score(bench: str, model: str, values: list[float], layers=("a", "b", "c"), peak=(0, 1, 2, 2)):
+    """A Score with per-participant values and per-ROI best layers, as the engine writes them."""
+    from evaluate.results import Score
+
+    rois = ["Primary", "Anterior", "Lateral", "Posterior"]
+    per_participant = pd.DataFrame({"participant": range(len(values)), "value": values,
+                                    "best_relative_layer": 0.5})  # fmt: skip
+    per_roi_layer = pd.DataFrame([{"roi": roi, "layer": layer, "value": float(np.mean(values)) * (1 - abs(i - p) / 4),
+                                   "sem": 0.01} for roi, p in zip(rois, peak, strict=True)
+                                  for i, layer in enumerate(layers)])  # fmt: skip
+    rel = [p / (len(layers) - 1) for p in peak]
+    per_roi = pd.DataFrame({"roi": ["all", *rois], "value": float(np.mean(values)), "sem": 0.01,
+                            "best_relative_layer": [0.5, *rel], "best_relative_layer_sem": 0.05, "n_targets": 10})
+    per_layer = per_roi_layer.groupby("layer", as_index=False)[["value", "sem"]].mean()
+    return Score(benchmark=bench, model=model, kind="voxels", metric="r2", value=float(np.mean(values)),
+                 sem=float(np.std(values, ddof=1) / np.sqrt(len(values))), layers=list(layers),
+                 per_participant=per_participant, per_layer=per_layer, per_roi=per_roi, per_roi_layer=per_roi_layer,
+                 per_voxel=pd.DataFrame(columns=["layer", "voxel"]), ceiling=pd.DataFrame(columns=["voxel", "rv"]))  # fmt: skip
+
+
+def test_report_compares_runs_seeds_tasks_noise_and_the_baseline(tmp_path):
+    runs = tmp_path / "runs"
+    # two training runs (word noisy: 2 seeds), one clean, one speaker; scores as the callback saves them
+    specs = [("CochCNN9", "word", "noisy", 0, [0.60, 0.70, 0.65]), ("CochCNN9", "word", "noisy", 1, [0.62, 0.72, 0.61]),
+             ("CochCNN9", "word", "clean", 0, [0.50, 0.55, 0.52]), ("CochCNN9", "speaker", "noisy", 0, [0.4, 0.45, 0.5])]
+    for i, (model, task, noise, seed, values) in enumerate(specs):
+        run = runs / f"run{i}"
+        (run).mkdir(parents=True)
+        (run / "run.json").write_text(json.dumps({"tags": {"model": model, "task": task, "noise": noise,
+                                                           "seed": seed}}))  # fmt: skip
+        _fake_score("synthetic", f"{model}:step4", [v - 0.1 for v in values]).save(
+            run / "brain_scores" / "synthetic" / "step00000004")  # an earlier evaluation: ignored
+        _fake_score("synthetic", f"{model}:step8", values).save(run / "brain_scores" / "synthetic" / "step00000008")
+    # an evaluation run of the baseline, and one with a permuted control
+    _fake_score("synthetic", "SpectroTemporal-untrained-seed0", [0.3, 0.35, 0.32]).save(runs / "eval0" / "score")
+    _fake_score("synthetic", "CochCNN9-untrained-seed0", [0.2, 0.25, 0.2]).save(runs / "eval1" / "control_permuted"
+                                                                              / "score")  # fmt: skip
+    (runs / "broken" / "score").mkdir(parents=True)
+    (runs / "broken" / "score" / "score.json").write_text("{not json")
+
+    out = tmp_path / "report"
+    proc = subprocess.run([sys.executable, "-m", "evaluate.report", str(runs), "--out", str(out)], cwd=REPO,
+                          capture_output=True, text=True, timeout=300, env={**os.environ})  # fmt: skip
+    assert proc.returncode == 0, proc.stdout + proc.stderr
+    assert "1 score(s) could not be read" in proc.stderr
+    d = out / "synthetic"
+    for name in ("best_layer", "layer_curves", "best_relative_layer", "noisy_vs_clean", "tasks"):
+        assert (d / f"{name}.png").stat().st_size > 5000, name
+    table = pd.read_csv(d / "best_layer.csv").set_index("label")
+    # seeds pooled per participant: mean over participants of the seed means
+    word = table.loc["CochCNN9 word noisy"]
+    assert word["n_runs"] == 2
+    assert word["value"] == pytest.approx(np.mean([(0.60 + 0.62) / 2, (0.70 + 0.72) / 2, (0.65 + 0.61) / 2]))
+    per_participant = np.array([0.61, 0.71, 0.63])
+    assert word["sem"] == pytest.approx(per_participant.std(ddof=1) / np.sqrt(3))
+    assert table.loc["CochCNN9 word clean", "value"] == pytest.approx(np.mean([0.50, 0.55, 0.52]))  # latest step
+    assert bool(table.loc["SpectroTemporal", "baseline"])
+    assert "CochCNN9 permuted" in table.index
+    best = pd.read_csv(d / "best_relative_layer.csv")
+    row = best[(best["label"] == "CochCNN9 word noisy") & (best["roi"] == "Anterior")]
+    assert float(row["best_relative_layer"].iloc[0]) == pytest.approx(0.5)
+    curves = pd.read_csv(d / "layer_curves.csv")
+    assert set(curves["position"]) == {0.0, 0.5, 1.0}
+
+    empty = subprocess.run([sys.executable, "-m", "evaluate.report", str(tmp_path / "runs" / "eval0" / "nothing")],
+                           cwd=REPO, capture_output=True, text=True, timeout=120)  # fmt: skip
+    assert empty.returncode == 1 and "does not exist" in empty.stderr
