@@ -92,7 +92,9 @@ def _assert_logged_once(run_dir: Path, last_step: int, lost_before: int) -> None
     assert all(step < lost_before for step in missing), (missing, lost_before)
 
 
-@pytest.mark.parametrize("sig", [signal.SIGTERM, signal.SIGKILL])
+# SIGTERM's checkpoint-at-the-step path is also tested in-process (test_scaling.py); the
+# subprocess version runs with `make test-slow` to keep `make test` short.
+@pytest.mark.parametrize("sig", [pytest.param(signal.SIGTERM, marks=pytest.mark.slow), signal.SIGKILL])
 def test_killed_run_resumes_without_losing_or_repeating_steps(tmp_path, cache_dir, tiny_corpus, sig):
     logs = tmp_path / "logs"
     proc = _start(logs, cache_dir, ["trainer.max_steps=400"])
