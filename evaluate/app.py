@@ -6,6 +6,7 @@ Writes into the run directory ``score/`` (score.json + tables), ``figures/*.png`
 
 from __future__ import annotations
 
+import dataclasses
 import inspect
 import logging
 import os
@@ -14,6 +15,7 @@ from pathlib import Path
 
 import hydra
 import torch
+from hydra.errors import InstantiationException
 from hydra.utils import get_class, instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
@@ -21,6 +23,7 @@ from torch import nn
 import train.resolvers  # noqa: F401  (registers ${run_id:})
 from evaluate.activations import check_layers, default_layers, extract_activations
 from evaluate.benchmark import Benchmark, BenchmarkError
+from evaluate.external import resample_for_model
 from evaluate.figures import write_figures
 from evaluate.results import Score
 from evaluate.scoring import resolve_device, score
@@ -42,19 +45,28 @@ def build_model(cfg: DictConfig, device: torch.device) -> tuple[nn.Module, str, 
         info = {"ckpt_path": str(path), "global_step": trained.global_step, "epoch": trained.epoch,
                 "label_sizes": trained.label_sizes}  # fmt: skip
         return trained.net.to(device), ident, info
-    if cfg.get("model") is None:
+    if OmegaConf.select(cfg, "model._target_") is None:  # no model=<option> nor model._target_=<class>
         raise ValueError(
             "nothing to score: pass ckpt_path=<checkpoint written by python -m train> or a model config "
             "(e.g. model=cochcnn9 for an untrained network)"
         )
     torch.manual_seed(int(cfg.seed))
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
-    net = (
-        instantiate(model_cfg, heads=dict(cfg.heads))
-        if "heads" in _target_params(model_cfg)
-        else instantiate(model_cfg)
-    )
-    ident = f"{type(net).__name__}-untrained-seed{cfg.seed}"
+    try:
+        net = (
+            instantiate(model_cfg, heads=dict(cfg.heads))
+            if "heads" in _target_params(model_cfg)
+            else instantiate(model_cfg)
+        )
+    except ImportError as exc:
+        raise ValueError(f"model._target_={model_cfg['_target_']} cannot be imported: {exc}") from exc
+    except InstantiationException as exc:  # the model's own error (e.g. a missing weights file), unwrapped
+        raise exc.__cause__ or exc
+    if not isinstance(net, nn.Module):
+        raise ValueError(  # noqa: TRY004  (a user's config error: a message, not a traceback)
+            f"model._target_={model_cfg['_target_']} built a {type(net).__name__}, not a torch.nn.Module"
+        )
+    ident = getattr(net, "identifier", None) or f"{type(net).__name__}-untrained-seed{cfg.seed}"
     return net.to(device), ident, {"model_config": model_cfg, "seed": int(cfg.seed)}
 
 
@@ -88,24 +100,45 @@ def evaluate(cfg: DictConfig) -> Score:
     net, ident, provenance = build_model(cfg, device)
     layers = list(cfg.layers) if cfg.get("layers") else default_layers(net)
     check_layers(net, layers)
-    acts = extract_activations(
-        net,
-        bench.waveforms,
-        layers,
-        batch_size=int(cfg.batch_size),
-        cache=bool(cfg.cache_activations),
-        cache_dir=cfg.paths.get("cache_dir"),
-        progress=bool(cfg.progress),
-    )
+    # The network's input: the stimuli at its own rate (model.sample_rate / sample_rate=; evaluate/external.py).
+    bench = dataclasses.replace(bench, waveforms=resample_for_model(net, bench.waveforms, cfg.get("sample_rate")))
+    acts_kwargs = dict(batch_size=int(cfg.batch_size), cache=bool(cfg.cache_activations),
+                       cache_dir=cfg.paths.get("cache_dir"), progress=bool(cfg.progress))  # fmt: skip
+    acts = extract_activations(net, bench.waveforms, layers, **acts_kwargs)
     result = score(acts, bench, ident, rsa=bool(cfg.rsa), device=device, progress=bool(cfg.progress))
     result.info["model"] = provenance
     result.save(out_dir / "score")
     figures = write_figures(result, out_dir / "figures") if cfg.figures else []
     summary = result.summary()
+    if cfg.get("control"):
+        summary += "\n\n" + _score_control(cfg, net, ident, bench, layers, acts_kwargs, device, result, out_dir)
     (out_dir / "summary.txt").write_text(summary + "\n")
     print(summary)
     print(f"Results: {out_dir / 'score'}" + (f"; figures: {out_dir / 'figures'}" if figures else ""))
     return result
+
+
+def _score_control(cfg: DictConfig, net: nn.Module, ident: str, bench: Benchmark, layers: list[str],
+                   acts_kwargs: dict, device: torch.device, result: Score, out_dir: Path) -> str:  # fmt: skip
+    """Score the control network (``control=permuted``) the same way, side by side: its
+    results go to ``control_<name>/``; returns the comparison lines for the summary."""
+    from evaluate.controls import control_model
+
+    name, seed = str(cfg.control), int(cfg.get("control_seed", 0))
+    control = control_model(net, name, seed=seed)
+    acts = extract_activations(control, bench.waveforms, layers, **acts_kwargs)
+    ctrl = score(acts, bench, f"{ident}:{name}-seed{seed}", rsa=bool(cfg.rsa), device=device,
+                 progress=bool(cfg.progress))  # fmt: skip
+    ctrl.info["model"] = {**(result.info.get("model") or {}), "control": name, "control_seed": seed}
+    ctrl.save(out_dir / f"control_{name}" / "score")
+    if cfg.figures:
+        write_figures(ctrl, out_dir / f"control_{name}" / "figures")
+    rows = [f"{'':<16}{'network':>10}{name:>12}"]
+    rows.append(f"{'score':<16}{result.value:>10.4f}{ctrl.value:>12.4f}")
+    trained, controlled = result.best_relative_layer, ctrl.best_relative_layer
+    for roi in [r for r in trained if r != "all"]:
+        rows.append(f"{roi + ' best layer':<16}{trained[roi]:>10.2f}{controlled.get(roi, float('nan')):>12.2f}")
+    return f"Control ({name}, every weight tensor shuffled with seed {seed}):\n" + "\n".join(rows)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")

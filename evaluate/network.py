@@ -9,6 +9,7 @@ from torch import nn
 
 from evaluate.activations import default_layers, extract_activations
 from evaluate.benchmark import Benchmark, BenchmarkError
+from evaluate.external import resample_for_model
 from evaluate.results import Score
 from evaluate.scoring import score
 
@@ -23,18 +24,21 @@ def score_model(
     cache: bool = True,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = True,
+    sample_rate: int | None = None,
     **score_kwargs,
 ) -> Score:
     """Extract ``layers`` of ``model`` (default ``model.SCORED_LAYERS``) on the benchmark's
     waveforms ``[n_stimuli, samples]`` and score them with :func:`evaluate.score`
-    (extra keyword arguments go there). The model runs on its own device."""
+    (extra keyword arguments go there). The model runs on its own device, on the stimuli
+    resampled to ``sample_rate`` (default ``model.sample_rate``, else the benchmark's 20 kHz)."""
     if benchmark.waveforms is None:
         raise BenchmarkError(
             f"benchmark {benchmark.name} has no waveforms; load it with waveforms=True or pass "
             "waveforms= to Benchmark.from_arrays to score a network"
         )
     layers = list(layers) if layers is not None else default_layers(model)
+    waveforms = resample_for_model(model, benchmark.waveforms, sample_rate)
     acts = extract_activations(
-        model, benchmark.waveforms, layers, batch_size=batch_size, cache=cache, cache_dir=cache_dir, progress=progress
+        model, waveforms, layers, batch_size=batch_size, cache=cache, cache_dir=cache_dir, progress=progress
     )
     return score(acts, benchmark, name or type(model).__name__, progress=progress, **score_kwargs)
