@@ -226,7 +226,7 @@ def test_time_limit_signal_checkpoints_requeues_and_resumes_through_submitit(tmp
     checkpoint) ends the run in the second attempt."""
     logs = tmp_path / "logs"
     _run(["-m", "hydra/launcher=local", "hydra.launcher.timeout_min=1", "debug=fast", "logger=csv", NO_BRAIN_SCORE,
-          "trainer.max_steps=-1", "trainer.max_epochs=100000", "+trainer.max_time={seconds: 35}",
+          "trainer.max_steps=-1", "trainer.max_epochs=100000", "+trainer.max_time='00:00:00:35'",
           "sweep_name=requeue"], logs, cache_dir, timeout=400)  # fmt: skip
     (job,) = (p.parent for p in (logs / "train" / "multiruns").glob("*/*/run.json"))
     record = json.loads((job / "run.json").read_text())
