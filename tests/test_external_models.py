@@ -250,6 +250,7 @@ def test_external_target_spellings_compose(target):
     assert plain.model._target_ == "models.CochCNN9" and plain.sample_rate is None
 
 
+@pytest.mark.slow  # (the synthetic-benchmark slow test runs the same spelling too)
 def test_any_importable_module_through_the_cli(tmp_path, cache_dir, release):
     logs = tmp_path / "logs"
     proc = run(["model._target_=tests.test_external_models.TinySeqModel", "+model.expect_samples=32000",

@@ -78,6 +78,7 @@ def test_slurm_launcher_overrides_reach_the_sbatch_script(tmp_path, monkeypatch)
     assert cfg.trainer.num_nodes == 2 and cfg.trainer.strategy == "ddp"
 
 
+@pytest.mark.slow  # (submitit's local executor also runs the requeue test below)
 def test_sweep_runs_through_submitits_local_executor(tmp_path, cache_dir, tiny_corpus):
     logs = tmp_path / "logs"
     _run(["-m", "hydra/launcher=local", "debug=fast", "logger=csv", NO_BRAIN_SCORE, "seed=0,1", "sweep_name=local"],
@@ -96,6 +97,7 @@ def test_sweep_runs_through_submitits_local_executor(tmp_path, cache_dir, tiny_c
         "cochcnn9_word_noisy_seed0", "cochcnn9_word_noisy_seed1"}  # fmt: skip
 
 
+@pytest.mark.slow
 def test_optuna_search_maximises_the_optimized_metric(tmp_path, cache_dir, tiny_corpus):
     # (the config's default metric is the callback's brain score; the validation accuracy
     # goes the same way and keeps the test short)
