@@ -42,18 +42,16 @@ def train_speed(name: str, width: float, batch: int, steps: int, warmup: int, de
         loss.backward()
         opt.step()
 
-    t0 = time.perf_counter()
-    for _ in range(warmup):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    warm = time.perf_counter() - t0
-    t0 = time.perf_counter()
-    for _ in range(steps):
-        step()
-    if device.type == "cuda":
-        torch.cuda.synchronize(device)
-    seconds = time.perf_counter() - t0
+    def run(n: int) -> float:
+        t0 = time.perf_counter()
+        for _ in range(n):
+            step()
+        if device.type == "cuda":
+            torch.cuda.synchronize(device)
+        return time.perf_counter() - t0
+
+    warm = run(warmup)
+    seconds = run(steps)
     peak = torch.cuda.max_memory_allocated(device) / 2**30 if device.type == "cuda" else float("nan")
     return {"clips_per_s": batch * steps / seconds, "peak_gib": peak, "warmup_s": warm}
 

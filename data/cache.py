@@ -51,14 +51,17 @@ def sha256_file(path: Path, chunk: int = 1 << 22) -> str:
     return digest.hexdigest()
 
 
-def write_json_atomic(path: Path, obj: object) -> None:
-    """Write JSON via a temporary file and rename, so readers never see half a file."""
+@contextlib.contextmanager
+def atomic_file(path: str | os.PathLike, mode: str = "w") -> Iterator:
+    """Open a temporary file beside ``path`` for writing; on success it is flushed, synced and
+    renamed onto ``path`` (readers see the old file or the new one, never half of one); on
+    error it is removed."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w") as f:
-            json.dump(obj, f, indent=1, sort_keys=True)
+        with os.fdopen(fd, mode) as f:
+            yield f
             f.flush()
             os.fsync(f.fileno())
         os.replace(tmp, path)
@@ -66,6 +69,12 @@ def write_json_atomic(path: Path, obj: object) -> None:
         with contextlib.suppress(FileNotFoundError):
             os.unlink(tmp)
         raise
+
+
+def write_json_atomic(path: Path, obj: object) -> None:
+    """Write JSON via a temporary file and rename, so readers never see half a file."""
+    with atomic_file(path, "w") as f:
+        json.dump(obj, f, indent=1, sort_keys=True)
 
 
 def verify_entry(entry: Path, check_hashes: bool = True) -> dict:
