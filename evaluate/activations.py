@@ -7,17 +7,20 @@ waveforms; each output is reduced to one feature vector per sound:
 * ``[batch, time, dim]`` (sequence models): mean over time -> ``dim``;
 * ``[batch, features]`` (fully connected): as it is.
 
-Results are cached on disk (``<cache>/activations/<key>.npz``), keyed by the model's class,
-a hash of its weights and buffers, the layer names and a hash of the stimuli, so scoring
-the same checkpoint twice extracts once.
+Results are cached on disk (``<cache>/activations/<key>.npz``), keyed by everything that
+decides them (:mod:`evaluate.fingerprint`): the model's class and the code behind its module
+tree, every parameter and buffer, every other attribute of its submodules (constructor
+arguments, front-end settings, flags), the preprocessing function, the reduction (this
+module's code), the stimuli and the layer names. A model that cannot be keyed reliably (a
+lambda attribute, a registered hook ...) is not cached, and the log says why. Every entry
+stores its key's parts and is used only when they all match; hits are logged with them.
 """
 
 from __future__ import annotations
 
-import hashlib
+import json
 import logging
 import os
-import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
@@ -26,11 +29,14 @@ import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from data.cache import cache_root
+from data.cache import atomic_file, cache_root
+from evaluate.fingerprint import Fingerprint, Unkeyable, array_digest, code_digest, encode, module_fingerprint
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 1
+CACHE_VERSION = 2
+REDUCTION = "time-mean: [B,C,F,T] mean over T then C x F; [B,T,D] mean over T; [B,D] as is"
+_KEY_ENTRY = "__key__"  # the key's parts, stored in every cache entry
 
 
 def default_layers(model: nn.Module) -> list[str]:
@@ -85,32 +91,29 @@ def module_device(model: nn.Module) -> torch.device:
     return torch.device("cpu")
 
 
-def weights_digest(model: nn.Module) -> str:
-    """SHA-256 over the class name and every parameter and buffer (names, shapes, values)."""
-    digest = hashlib.sha256(f"{type(model).__module__}.{type(model).__qualname__}".encode())
-    for name, tensor in model.state_dict().items():
-        t = tensor.detach().cpu().contiguous()
-        digest.update(f"{name}:{t.dtype}:{list(t.shape)}".encode())
-        digest.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
-    return digest.hexdigest()
+def activation_key(
+    model: nn.Module,
+    waveforms: np.ndarray,
+    layers: Sequence[str],
+    preprocess: Callable[[torch.Tensor], torch.Tensor] | None = None,
+) -> Fingerprint:
+    """The cache key of ``extract_activations(model, waveforms, layers, preprocess=...)``.
+
+    Raises :class:`evaluate.fingerprint.Unkeyable` when part of it has no reliable digest.
+    """
+    return module_fingerprint(model).extend(
+        layers=",".join(layers),
+        stimuli=array_digest(waveforms),
+        preprocess=encode(preprocess, "preprocess"),
+        reduction=f"{REDUCTION}@{code_digest(__name__)}",  # reduce_output and the loop live here
+        version=str(CACHE_VERSION),
+    )
 
 
-def _array_digest(array: np.ndarray) -> str:
-    array = np.ascontiguousarray(array)
-    return hashlib.sha256(f"{array.dtype}:{array.shape}".encode() + array.tobytes()).hexdigest()
-
-
-def _save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        with open(tmp, "wb") as f:
-            np.savez(f, **arrays)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+def save_npz_atomic(path: Path, arrays: dict[str, np.ndarray]) -> None:
+    """Write ``arrays`` to ``path`` (.npz) through a temporary file and a rename."""
+    with atomic_file(path, "wb") as f:
+        np.savez(f, **arrays)
 
 
 def extract_activations(
@@ -133,10 +136,10 @@ def extract_activations(
         layers: dotted submodule names, in model order; default ``model.SCORED_LAYERS``.
         batch_size: sounds per forward pass.
         preprocess: optional function applied to each ``[batch, samples]`` batch on the
-            model's device before the forward pass (e.g. resampling for external models).
+            model's device before the forward pass (e.g. resampling for external models);
+            part of the cache key (a module-level function or ``functools.partial`` of one;
+            with a lambda nothing is cached).
         cache, cache_dir: reuse/write ``<cache>/activations/<key>.npz`` (see module docstring).
-            ``preprocess`` functions are not part of the key; pass ``cache=False`` when
-            changing one for the same model.
     """
     layers = list(layers) if layers is not None else default_layers(model)
     if not layers:
@@ -151,20 +154,18 @@ def extract_activations(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
 
-    path = None
+    path = key = None
     if cache:
-        key = hashlib.sha256(
-            f"v{CACHE_VERSION}|{weights_digest(model)}|{','.join(layers)}|{_array_digest(wav)}".encode()
-        ).hexdigest()[:32]
-        path = cache_root(cache_dir) / "activations" / f"{key}.npz"
-        if path.is_file():
-            try:
-                with np.load(path) as stored:
-                    out = {layer: stored[layer] for layer in layers}
-                log.info("Activations of %s loaded from %s", type(model).__name__, path)
+        try:
+            key = activation_key(model, wav, layers, preprocess)
+        except Unkeyable as exc:
+            log.info("Activations of %s are not cached: %s", type(model).__name__, exc)
+        else:
+            path = cache_root(cache_dir) / "activations" / f"{key.digest[:32]}.npz"
+            out = _load_entry(path, key, layers)
+            if out is not None:
+                log.info("Activation cache hit for %s (%s): %s", type(model).__name__, path, key.describe())
                 return out
-            except Exception as exc:  # noqa: BLE001  (any unreadable file: rebuild it)
-                log.warning("Activation cache %s is unreadable (%s); extracting again", path, exc)
 
     device = module_device(model)
     captured: dict[str, torch.Tensor] = {}
@@ -201,5 +202,24 @@ def extract_activations(
 
     out = {name: np.concatenate(chunks[name], axis=0) for name in layers}
     if path is not None:
-        _save_npz_atomic(path, out)
+        save_npz_atomic(path, {**out, _KEY_ENTRY: np.array(json.dumps(key.parts, sort_keys=True))})
     return out
+
+
+def _load_entry(path: Path, key: Fingerprint, layers: Sequence[str]) -> dict[str, np.ndarray] | None:
+    """The cached activations at ``path`` if the entry is readable and was written for exactly
+    ``key`` (all its parts); None otherwise (with a log line saying why)."""
+    if not path.is_file():
+        return None
+    try:
+        with np.load(path) as stored:
+            parts = json.loads(str(stored[_KEY_ENTRY]))
+            if parts != key.parts:
+                differ = sorted(k for k in set(parts) | set(key.parts) if parts.get(k) != key.parts.get(k))
+                log.warning("Activation cache %s was written for another key (%s differ); extracting again", path,
+                            ", ".join(differ))  # fmt: skip
+                return None
+            return {layer: stored[layer] for layer in layers}
+    except Exception as exc:  # noqa: BLE001  (any unreadable file: rebuild it)
+        log.warning("Activation cache %s is unreadable (%s); extracting again", path, exc)
+        return None

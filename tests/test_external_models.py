@@ -15,7 +15,7 @@ from torch import nn
 
 import models.wav2vec2 as w2v
 from evaluate import Benchmark, Score, extract_activations, score_model
-from evaluate.activations import weights_digest
+from evaluate.fingerprint import tensors_digest
 from evaluate.external import model_sample_rate, resample_for_model
 from models import Wav2Vec2Adapter
 from tests.release_fixture import write_release
@@ -97,7 +97,7 @@ def test_random_weights_saved_to_a_file_reload_exactly(tmp_path, caplog):
         out1, out2 = first(x), second(x)
     assert out1.shape == (2, 24, 768)
     torch.testing.assert_close(out1, out2, rtol=0, atol=0)
-    assert weights_digest(first) == weights_digest(second)
+    assert tensors_digest(first) == tensors_digest(second)
     # SCORED_LAYERS of the real architecture: conv features, projection, one per transformer layer.
     assert second.SCORED_LAYERS == ("features", "projection", *(f"layer{i}" for i in range(1, 13)))
     assert second.sample_rate == 16000 and not bool(second.normalize)
@@ -189,7 +189,7 @@ def test_normalisation_heads_and_defaults(tiny):
     with torch.inference_mode():
         torch.testing.assert_close(on(x), on(3 * x + 0.2), rtol=1e-4, atol=1e-4)  # per-utterance z-scoring
         assert not torch.allclose(off(x), off(3 * x + 0.2), atol=1e-3)
-    assert weights_digest(on) != weights_digest(off)  # the flag is part of the activation-cache key
+    assert tensors_digest(on) != tensors_digest(off)  # the flag is part of the activation-cache key
     net = Wav2Vec2Adapter(heads={"word": 5, "speaker": 3}).eval()
     with torch.inference_mode():
         out = net(x)

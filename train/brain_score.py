@@ -190,16 +190,21 @@ class BrainScoreCallback(pl.Callback):
         if not isinstance(front, nn.Module) or any(True for _ in front.parameters()):
             return None
         if name not in self._frontends:
-            import hashlib
-
             import numpy as np
 
             from data.cache import cache_root
-            from evaluate.activations import _array_digest, _save_npz_atomic, weights_digest
+            from evaluate.activations import save_npz_atomic
+            from evaluate.fingerprint import Unkeyable, array_digest, module_fingerprint
 
-            key = hashlib.sha256(f"{weights_digest(front)}|{_array_digest(waveforms)}|{self.batch_size}".encode())
-            path = cache_root(self.cache_dir) / "frontend" / f"{key.hexdigest()[:32]}.npz"
+            try:  # the front end's code, buffers and settings (input_clamp, power ...) and the stimuli
+                key = module_fingerprint(front).extend(stimuli=array_digest(waveforms)).digest
+                path = cache_root(self.cache_dir) / "frontend" / f"{key[:32]}.npz"
+            except Unkeyable as exc:
+                log.info("Front-end outputs are not cached on disk: %s", exc)
+                path = None
             try:
+                if path is None:
+                    raise FileNotFoundError("not cached")
                 with np.load(path) as stored:
                     self._frontends[name] = torch.from_numpy(stored["outputs"])
             except (OSError, KeyError, ValueError):
@@ -210,7 +215,8 @@ class BrainScoreCallback(pl.Callback):
                         batch = torch.from_numpy(waveforms[start : start + self.batch_size]).to(device)
                         outs.append(front(batch).cpu())
                 self._frontends[name] = torch.cat(outs)
-                _save_npz_atomic(path, {"outputs": self._frontends[name].numpy()})
+                if path is not None:
+                    save_npz_atomic(path, {"outputs": self._frontends[name].numpy()})
         return self._frontends[name]
 
     def _score(self, pl_module: pl.LightningModule, name: str, bench, step: int):
