@@ -1,4 +1,7 @@
-"""CochCNN9: the in-house 9-stage cochleagram CNN (REFERENCE.md section 2, after Kell et al. 2018)."""
+"""CochCNN9: the in-house 9-stage cochleagram CNN as the authors built it (docs/reference.md
+section 2, after Kell et al. 2018): convolutions without biases, TF-style "same" padding,
+an average pool that counts padded zeros, and the waveform clamped to [-1, 1] before the
+cochleagram (the authors' input normaliser)."""
 
 from __future__ import annotations
 
@@ -20,6 +23,10 @@ _CONVS = (
 )
 _POOL_KERNEL, _POOL_STRIDE = (2, 5), (2, 2)
 _FC_WIDTH = 4096
+INPUT_CLAMP = 1.0  # the authors' input normaliser clamps the waveform to [-1, 1]
+# batchnorm0 (weight, bias) of the authors' multi-task architecture ("kell2018_multi_task",
+# used for their speaker, AudioSet and multitask models); the word models keep PyTorch's (1, 0).
+MULTITASK_BATCHNORM0_INIT = (0.6180, -2.0971)
 
 
 def check_heads(heads: Mapping[str, int]) -> dict[str, int]:
@@ -39,8 +46,8 @@ def check_heads(heads: Mapping[str, int]) -> dict[str, int]:
 class CochCNN9(nn.Module):
     """Waveform ``[batch, 40000]`` (2 s at 20 kHz) -> ``{head: logits [batch, n_classes]}``.
 
-    The cochleagram runs inside the model (``model.cochleagram``), so the network is
-    differentiable from the waveform. Scored layers (``SCORED_LAYERS``) are submodules
+    The cochleagram runs inside the model (``model.cochleagram``, which clamps the waveform
+    to [-1, 1] first), so the network is differentiable from the waveform. Scored layers (``SCORED_LAYERS``) are submodules
     whose forward outputs are ``[batch, channels, freq, time]`` (``relufc``: ``[batch, 4096]``),
     reachable by forward hooks by name.
 
@@ -49,8 +56,9 @@ class CochCNN9(nn.Module):
         width: multiplies every channel count and the fully connected width (1.0 = reference).
         dropout: dropout after ``relufc``.
         batchnorm0_init: optional ``(weight, bias)`` for the input batch norm
-            (the reference multitask model uses ``(0.6180, -2.0971)``).
-        cochleagram_kwargs: arguments for :class:`models.Cochleagram` (input length, rates ...).
+            (the authors' multi-task architecture: :data:`MULTITASK_BATCHNORM0_INIT`).
+        cochleagram_kwargs: arguments for :class:`models.Cochleagram` (input length, rates ...;
+            ``input_clamp`` defaults to 1.0 here).
     """
 
     SCORED_LAYERS = ("relu0", "maxpool0", "relu1", "maxpool1", "relu2", "relu3", "relu4", "avgpool", "relufc")
@@ -68,7 +76,7 @@ class CochCNN9(nn.Module):
             raise ValueError(f"width must be > 0, got {width}")
         self.heads_spec = check_heads(heads)
         self.width = width
-        self.cochleagram = Cochleagram(**dict(cochleagram_kwargs or {}))
+        self.cochleagram = Cochleagram(**{"input_clamp": INPUT_CLAMP, **dict(cochleagram_kwargs or {})})
         ch = [max(1, round(c * width)) for _, c, _, _ in _CONVS]
         fc_width = max(1, round(_FC_WIDTH * width))
 
@@ -107,7 +115,8 @@ class CochCNN9(nn.Module):
         for module in self.modules():
             if isinstance(module, (nn.Conv2d, nn.Linear)):
                 nn.init.kaiming_normal_(module.weight, nonlinearity="relu")
-                nn.init.zeros_(module.bias)
+                if module.bias is not None:
+                    nn.init.zeros_(module.bias)
         for head in self.heads.values():
             nn.init.normal_(head.weight, std=0.01)
 

@@ -98,6 +98,9 @@ class Cochleagram(nn.Module):
         window_size, kaiser_beta: downsampling kernel.
         power, offset, scale, grad_clip: compression ``((relu(x) + offset) * scale) ** power``.
         method: ``"banded"`` (fast) or ``"direct"`` (reference algorithm); same output.
+        input_clamp: clamp the waveform to ``[-input_clamp, input_clamp]`` before the
+            filterbank (None: no clamp). The authors' in-house networks clamp to [-1, 1] in
+            their input normaliser, so CochCNN9 and CochResNet50 build their front end with 1.0.
     """
 
     def __init__(
@@ -116,6 +119,7 @@ class Cochleagram(nn.Module):
         scale: float = 1.0,
         grad_clip: float = 5.0,
         method: Literal["banded", "direct"] = "banded",
+        input_clamp: float | None = None,
     ) -> None:
         super().__init__()
         if sample_rate % env_sr != 0:
@@ -128,6 +132,9 @@ class Cochleagram(nn.Module):
             )
         if method not in ("banded", "direct"):
             raise ValueError(f"method must be 'banded' or 'direct', got {method!r}")
+        if input_clamp is not None and not input_clamp > 0:
+            raise ValueError(f"input_clamp must be > 0 or None, got {input_clamp!r}")
+        self.input_clamp = None if input_clamp is None else float(input_clamp)
         self.signal_length = signal_length
         self.sample_rate = sample_rate
         self.env_sr = env_sr
@@ -227,6 +234,8 @@ class Cochleagram(nn.Module):
         """``[batch, signal_length]`` float waveform -> ``[batch, n_channels, n_frames]``."""
         self._check_input(waveform)
         x = waveform.float()
+        if self.input_clamp is not None:
+            x = x.clamp(-self.input_clamp, self.input_clamp)
         spectrum = torch.fft.rfft(x)
         if self.method == "direct" or not self._banded:
             envelopes = self._direct_envelopes(spectrum)

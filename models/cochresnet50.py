@@ -12,7 +12,7 @@ from collections.abc import Mapping
 import torch
 from torch import nn
 
-from models.cochcnn9 import check_heads
+from models.cochcnn9 import INPUT_CLAMP, check_heads
 from models.cochleagram import Cochleagram
 
 _STEM_CHANNELS = 64
@@ -64,8 +64,9 @@ class Bottleneck(nn.Module):
 class CochResNet50(nn.Module):
     """Waveform ``[batch, 40000]`` (2 s at 20 kHz) -> ``{head: logits [batch, n_classes]}``.
 
-    The cochleagram runs inside the model (``model.cochleagram``), so the network is
-    differentiable from the waveform; conv1 sees ``[batch, 1, 211, 390]``. Scored layers
+    The cochleagram runs inside the model (``model.cochleagram``, which clamps the waveform
+    to [-1, 1] first, as the authors' input normaliser), so the network is differentiable
+    from the waveform; conv1 sees ``[batch, 1, 211, 390]``. Scored layers
     (``SCORED_LAYERS``) are submodules reachable by forward hooks by name; at width 1.0
     their outputs are ``conv1_relu1`` ``[batch, 64, 106, 195]``, ``maxpool1``
     ``[batch, 64, 53, 98]``, ``layer1`` ``[batch, 256, 53, 98]``, ``layer2``
@@ -77,7 +78,8 @@ class CochResNet50(nn.Module):
         width: multiplies every channel count (1.0 = reference: 64 stem channels, 2048-d
             embedding); each count is rounded and kept >= 1, so ``embedding_dim`` is
             ``4 * round(512 * width)``.
-        cochleagram_kwargs: arguments for :class:`models.Cochleagram` (input length, rates ...).
+        cochleagram_kwargs: arguments for :class:`models.Cochleagram` (input length, rates ...;
+            ``input_clamp`` defaults to 1.0 here).
     """
 
     SCORED_LAYERS = ("conv1_relu1", "maxpool1", "layer1", "layer2", "layer3", "layer4", "avgpool")
@@ -93,7 +95,7 @@ class CochResNet50(nn.Module):
             raise ValueError(f"width must be > 0, got {width}")
         self.heads_spec = check_heads(heads)
         self.width = width
-        self.cochleagram = Cochleagram(**dict(cochleagram_kwargs or {}))
+        self.cochleagram = Cochleagram(**{"input_clamp": INPUT_CLAMP, **dict(cochleagram_kwargs or {})})
 
         stem = max(1, round(_STEM_CHANNELS * width))
         self.conv1 = nn.Conv2d(1, stem, kernel_size=7, stride=2, padding=3, bias=False)

@@ -1,9 +1,12 @@
-"""Convolutions and pools with TensorFlow-style "same" padding.
+"""Convolutions and pools with TensorFlow-style "same" padding, as the authors' PyTorch code
+computes it (docs/reference.md, "CochCNN9").
 
-TensorFlow pads ``max((ceil(n / s) - 1) * s + k - n, 0)`` samples per spatial dimension,
-the smaller half before and the larger half after, so the output has ``ceil(n / s)``
-positions. Max pools pad with -inf and average pools average only over real inputs
-(TensorFlow excludes padding from the count), so padding never leaks into the values.
+The padding is ``max((ceil(n / s) - 1) * s + k - n, 0)`` samples per spatial dimension,
+the smaller half (``pad // 2``) before and the rest after, so the output has ``ceil(n / s)``
+positions. Convolutions and the average pool pad with zeros; max pools pad with -inf, so a
+padded cell never wins. The average pool divides by the whole kernel window, padded zeros
+included (the authors pad explicitly and then average; TensorFlow's own average pool would
+exclude them): at CochCNN9's ``avgpool`` 17 of the 45 output positions touch padding.
 """
 
 from __future__ import annotations
@@ -39,7 +42,7 @@ def _pair(v: int | tuple[int, int] | list[int]) -> tuple[int, int]:
 class Conv2dSame(nn.Conv2d):
     """``nn.Conv2d`` with TF "same" zero padding computed from the input size."""
 
-    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, bias: bool = True) -> None:
+    def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, bias: bool = False) -> None:
         super().__init__(in_channels, out_channels, _pair(kernel_size), _pair(stride), padding=0, bias=bias)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
@@ -62,18 +65,16 @@ class MaxPool2dSame(nn.Module):
 
 
 class AvgPool2dSame(nn.Module):
-    """Average pool with TF "same" padding; padded cells are excluded from the mean."""
+    """Average pool with TF "same" zero padding; the mean is over the whole kernel window,
+    padded zeros included (divisor ``kernel[0] * kernel[1]`` everywhere, as the authors')."""
 
     def __init__(self, kernel_size, stride) -> None:
         super().__init__()
         self.kernel_size, self.stride = _pair(kernel_size), _pair(stride)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        pad = _pad_for(x, self.kernel_size, self.stride)
-        summed = F.avg_pool2d(F.pad(x, pad), self.kernel_size, self.stride, divisor_override=1)
-        ones = torch.ones(1, 1, *x.shape[-2:], dtype=x.dtype, device=x.device)
-        counts = F.avg_pool2d(F.pad(ones, pad), self.kernel_size, self.stride, divisor_override=1)
-        return summed / counts
+        x = F.pad(x, _pad_for(x, self.kernel_size, self.stride))
+        return F.avg_pool2d(x, self.kernel_size, self.stride)
 
     def extra_repr(self) -> str:
         return f"kernel_size={self.kernel_size}, stride={self.stride}"

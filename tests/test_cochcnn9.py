@@ -88,3 +88,58 @@ def test_wrong_waveform_shape(shape):
 def test_bad_heads(heads):
     with pytest.raises(ValueError, match="head"):
         CochCNN9(heads, width=0.125)
+
+
+def released_cochcnn9_keys(heads: dict[str, int]) -> dict[str, tuple[int, ...]]:
+    """The state-dict keys and shapes of the authors' CochCNN9 networks (docs/reference.md
+    section 8), heads under our names (the file's ``classification.*``)."""
+    keys: dict[str, tuple[int, ...]] = {}
+
+    def bn(name: str, c: int) -> None:
+        keys.update({f"{name}.weight": (c,), f"{name}.bias": (c,), f"{name}.running_mean": (c,),
+                     f"{name}.running_var": (c,), f"{name}.num_batches_tracked": ()})  # fmt: skip
+
+    bn("batchnorm0", 1)
+    keys["conv0.weight"] = (96, 1, 7, 14)
+    bn("batchnorm1", 96)
+    keys["conv1.weight"] = (256, 96, 4, 8)
+    bn("batchnorm2", 256)
+    keys["conv2.weight"] = (512, 256, 2, 5)
+    keys["conv3.weight"] = (1024, 512, 2, 5)
+    keys["conv4.weight"] = (512, 1024, 2, 5)
+    keys["fullyconnected.weight"], keys["fullyconnected.bias"] = (4096, 23040), (4096,)
+    for name, n in heads.items():
+        keys[f"heads.{name}.weight"], keys[f"heads.{name}.bias"] = (n, 4096), (n,)
+    return keys
+
+
+def test_state_dict_is_the_authors_key_by_key(model):
+    """No convolution biases; the keys, their order and shapes of the released networks."""
+    expected = released_cochcnn9_keys({"word": 794, "speaker": 433})
+    actual = {k: tuple(v.shape) for k, v in model.state_dict().items()}
+    assert list(actual) == list(expected) and actual == expected
+
+
+def test_average_pool_counts_padded_zeros():
+    """relu4's [9, 17] output is padded (0, 1) in frequency and (2, 2) in time, and every
+    window is divided by 10: at a constant input the 17 border positions that touch padding
+    are below the constant (TensorFlow's pad-excluding average would keep it)."""
+    net = CochCNN9({"word": 3}, width=0.125)
+    out = net.avgpool(torch.ones(1, 2, 9, 17))
+    assert out.shape == (1, 2, 5, 9)
+    assert int((out[0, 0] < 1).sum()) == 17
+    assert out[0, 0, 0, 0].item() == pytest.approx(6 / 10)  # 2 x 3 real cells of 2 x 5
+    assert out[0, 0, 4, 4].item() == pytest.approx(5 / 10)  # last row: 1 real row of 2
+    assert out[0, 0, 1, 1].item() == 1.0
+
+
+def test_waveform_is_clamped_to_plus_minus_one_before_the_cochleagram():
+    torch.manual_seed(0)
+    net = CochCNN9({"word": 3}, width=0.125).eval()
+    assert net.cochleagram.input_clamp == 1.0
+    x = 0.1 * torch.randn(2, 40000)
+    x[:, 100:110] = 5.0
+    with torch.no_grad():
+        torch.testing.assert_close(net(x)["word"], net(x.clamp(-1, 1))["word"])
+        net.cochleagram.input_clamp = None
+        assert not torch.allclose(net(x)["word"], net(x.clamp(-1, 1))["word"])

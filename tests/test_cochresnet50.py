@@ -182,3 +182,47 @@ def test_config_composes():
     net = instantiate(cfg.model, heads={"word": 5})
     assert isinstance(net, CochResNet50)
     assert net.heads["word"].out_features == 5 and net.embedding_dim == 2048
+
+
+def released_resnet50_keys(heads: dict[str, int]) -> dict[str, tuple[int, ...]]:
+    """The state-dict keys and shapes of the authors' ResNet-50 networks (torchvision names;
+    docs/reference.md section 8), written out independently of the model code. Heads under
+    our names (``heads.<task>.*``, the file's ``fc.*``)."""
+    keys: dict[str, tuple[int, ...]] = {}
+
+    def bn(name: str, c: int) -> None:
+        keys.update({f"{name}.weight": (c,), f"{name}.bias": (c,), f"{name}.running_mean": (c,),
+                     f"{name}.running_var": (c,), f"{name}.num_batches_tracked": ()})  # fmt: skip
+
+    keys["conv1.weight"] = (64, 1, 7, 7)
+    bn("bn1", 64)
+    c_in = 64
+    for stage, (planes, blocks) in enumerate(((64, 3), (128, 4), (256, 6), (512, 3)), start=1):
+        for b in range(blocks):
+            p = f"layer{stage}.{b}"
+            keys[f"{p}.conv1.weight"] = (planes, c_in, 1, 1)
+            bn(f"{p}.bn1", planes)
+            keys[f"{p}.conv2.weight"] = (planes, planes, 3, 3)
+            bn(f"{p}.bn2", planes)
+            keys[f"{p}.conv3.weight"] = (4 * planes, planes, 1, 1)
+            bn(f"{p}.bn3", 4 * planes)
+            if b == 0:
+                keys[f"{p}.downsample.0.weight"] = (4 * planes, c_in, 1, 1)
+                bn(f"{p}.downsample.1", 4 * planes)
+            c_in = 4 * planes
+    for name, n in heads.items():
+        keys[f"heads.{name}.weight"], keys[f"heads.{name}.bias"] = (n, 2048), (n,)
+    return keys
+
+
+def test_state_dict_is_the_authors_key_by_key(full):
+    """Same keys, same order, same shapes as the released ResNet-50s; no convolution biases;
+    the stem (7x7 stride 2 padding 3, max pool 3/2/1) as torchvision's."""
+    expected = released_resnet50_keys(full.heads_spec)
+    actual = {k: tuple(v.shape) for k, v in full.state_dict().items()}
+    assert list(actual) == list(expected)
+    assert actual == expected
+    assert not any(m.bias is not None for m in full.modules() if isinstance(m, torch.nn.Conv2d))
+    assert (full.conv1.kernel_size, full.conv1.stride, full.conv1.padding) == ((7, 7), (2, 2), (3, 3))
+    assert (full.maxpool1.kernel_size, full.maxpool1.stride, full.maxpool1.padding) == (3, 2, 1)
+    assert full.cochleagram.input_clamp == 1.0  # the authors' normaliser clamps the waveform to [-1, 1]
