@@ -41,6 +41,11 @@ def test_experiment_trains_a_few_steps(name, tmp_path, cache_dir, tiny_corpus):
         )
     else:
         assert full.scheduler.step_size == 50 and full.trainer.max_epochs == 150
+    # The authors' trainer builds only SGD with momentum 0.9, AudioSet recipes included.
+    assert full.optimizer._target_ == "torch.optim.SGD" and full.optimizer.momentum == 0.9
+    if model == "cochcnn9":  # the multi-task architecture's batchnorm0 for speaker, audioset, multitask
+        expected = None if task == "word" else [0.6180, -2.0971]
+        assert (None if full.model.batchnorm0_init is None else list(full.model.batchnorm0_init)) == expected
 
     cfg = _compose([f"experiment={name}", "debug=fast", "~callbacks.brain_score", "logger=none", "trainer.max_steps=-1", "trainer.max_epochs=1",
                     "+trainer.limit_train_batches=2",
