@@ -1,9 +1,20 @@
-"""Models: the cochleagram front end and the in-house cochleagram networks."""
+"""Models: the cochleagram front end, the in-house cochleagram networks and the authors'
+released checkpoints of them."""
 
 from models.cochcnn9 import CochCNN9
 from models.cochleagram import Cochleagram
 from models.cochresnet50 import CochResNet50
+from models.reference import ReferenceCheckpointError, load_reference_checkpoint, reference_vocabularies
 from models.spectrotemporal import SpectroTemporal
 from models.wav2vec2 import Wav2Vec2Adapter
 
-__all__ = ["CochCNN9", "CochResNet50", "Cochleagram", "SpectroTemporal", "Wav2Vec2Adapter"]
+__all__ = [
+    "CochCNN9",
+    "CochResNet50",
+    "Cochleagram",
+    "ReferenceCheckpointError",
+    "SpectroTemporal",
+    "Wav2Vec2Adapter",
+    "load_reference_checkpoint",
+    "reference_vocabularies",
+]
