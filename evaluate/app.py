@@ -16,7 +16,7 @@ from pathlib import Path
 import hydra
 import torch
 from hydra.errors import InstantiationException
-from hydra.utils import get_class, instantiate
+from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
@@ -67,12 +67,15 @@ def build_model(cfg: DictConfig, device: torch.device) -> tuple[nn.Module, str, 
             f"model._target_={model_cfg['_target_']} built a {type(net).__name__}, not a torch.nn.Module"
         )
     ident = getattr(net, "identifier", None) or f"{type(net).__name__}-untrained-seed{cfg.seed}"
-    return net.to(device), ident, {"model_config": model_cfg, "seed": int(cfg.seed)}
+    info = {"model_config": model_cfg, "seed": int(cfg.seed)}
+    if getattr(net, "provenance", None):  # e.g. a released checkpoint: file, digest, architecture
+        info["weights"] = net.provenance
+    return net.to(device), ident, info
 
 
 def _target_params(model_cfg: dict) -> set[str]:
-    """Parameter names of the class a model config builds."""
-    return set(inspect.signature(get_class(model_cfg["_target_"])).parameters)
+    """Parameter names of the class or function a model config builds."""
+    return set(inspect.signature(get_object(model_cfg["_target_"])).parameters)
 
 
 def load_configured_benchmark(cfg: DictConfig) -> Benchmark:
@@ -138,7 +141,8 @@ def _score_control(cfg: DictConfig, net: nn.Module, ident: str, bench: Benchmark
     trained, controlled = result.best_relative_layer, ctrl.best_relative_layer
     for roi in [r for r in trained if r != "all"]:
         rows.append(f"{roi + ' best layer':<16}{trained[roi]:>10.2f}{controlled.get(roi, float('nan')):>12.2f}")
-    return f"Control ({name}, every weight tensor shuffled with seed {seed}):\n" + "\n".join(rows)
+    what = "every state-dict entry, BatchNorm statistics included, shuffled as the authors did"
+    return f"Control ({name}: {what}, seed {seed}):\n" + "\n".join(rows)
 
 
 @hydra.main(version_base="1.3", config_path="../conf", config_name="evaluate")

@@ -17,6 +17,7 @@ from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 import train.resolvers  # noqa: F401  (registers ${run_id:})
 from train.fault_tolerance import InterruptCheckpoint
+from train.init_from import initialise_from
 from train.module import TaskModule
 from train.resume import latest_checkpoint, new_attempt, read_record, resolve_resume, write_record
 
@@ -39,6 +40,13 @@ def build_module(cfg: DictConfig, datamodule: pl.LightningDataModule) -> TaskMod
         )
     sizes = {name: label_sizes[name] for name in heads}
     net = instantiate(cfg.model, heads=sizes)
+    if cfg.get("init_from"):
+        try:
+            report = initialise_from(net, cfg.init_from)
+        except (FileNotFoundError, ValueError) as exc:
+            raise type(exc)(f"init_from={cfg.init_from}: {exc}") from exc
+        for line in report.lines():
+            log.info(line)
     return TaskModule(
         net=net,
         heads=heads,
@@ -61,6 +69,9 @@ def train(cfg: DictConfig) -> dict[str, float]:
     hydra_dir = Path(cfg.paths.output_dir)
     if cfg.get("ckpt_path") and cfg.get("resume"):
         raise ValueError("give either ckpt_path= (start a new run from a checkpoint) or resume= (continue a run)")
+    if cfg.get("init_from") and cfg.get("ckpt_path"):
+        raise ValueError("give either init_from= (a new run starting from a checkpoint's weights) or ckpt_path= "
+                         "(a new run continuing a checkpoint's training state)")  # fmt: skip
     point, run_dir = resolve_resume(cfg.get("resume"), hydra_dir, cfg.paths.log_dir, cfg.run_name,
                                     cfg.get("sweep_name"))  # fmt: skip
     record = read_record(run_dir)

@@ -9,7 +9,8 @@ import hydra
 import torch
 from torch import nn
 
-from train.module import CHECKPOINT_KEY
+from models.reference import is_reference_layout
+from train.module import CHECKPOINT_KEY, check_layout
 
 
 @dataclass
@@ -34,9 +35,13 @@ def load_network(ckpt_path: str | os.PathLike, map_location: str | torch.device 
         raise ValueError(f"checkpoint {ckpt_path} could not be read: {exc}") from exc
     meta = ckpt.get(CHECKPOINT_KEY)
     if meta is None or "model_config" not in meta:
+        hint = (" It looks like one of the authors' released checkpoints: score it with python -m evaluate "
+                f"model=reference model.path={ckpt_path}, or load it with models.load_reference_checkpoint."
+                if is_reference_layout(ckpt) else "")  # fmt: skip
         raise ValueError(
-            f"checkpoint {ckpt_path} has no '{CHECKPOINT_KEY}' metadata; it was not written by `python -m train`"
+            f"checkpoint {ckpt_path} has no '{CHECKPOINT_KEY}' metadata; it was not written by `python -m train`.{hint}"
         )
+    check_layout(ckpt_path, meta)
     net = hydra.utils.instantiate(meta["model_config"], heads=meta["label_sizes"])
     state = {k[len("net.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
     net.load_state_dict(state)
@@ -48,3 +53,4 @@ def load_network(ckpt_path: str | os.PathLike, map_location: str | torch.device 
         global_step=int(ckpt.get("global_step", 0)),
         epoch=int(ckpt.get("epoch", 0)),
     )
+

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -10,6 +11,30 @@ import torch
 from torch import nn
 
 CHECKPOINT_KEY = "auditory_dnn"  # our metadata inside Lightning checkpoints
+# Version of the network layouts our checkpoints hold. 2: CochCNN9 as the authors built it (no
+# convolution biases, average pool counting padded zeros, waveform clamped to [-1, 1]).
+# Checkpoints without it were written by earlier versions (see train.checkpoint.load_network).
+CHECKPOINT_LAYOUT = 2
+# The last commit whose CochCNN9 had convolution biases and a pad-excluding average pool.
+LAST_LAYOUT_1_COMMIT = "2c51014"
+
+
+def check_layout(ckpt_path: str | os.PathLike | None, meta: dict) -> None:
+    """Refuse a CochCNN9 checkpoint of an earlier layout rather than load it into the new one.
+
+    Checkpoints written before layout 2 hold a CochCNN9 with convolution biases whose average
+    pool excluded padded cells; loading their weights into today's CochCNN9 (no biases, pads
+    counted, clamped input) would silently compute something else.
+    """
+    layout = int(meta.get("layout", 1))
+    target = str(meta.get("model_config", {}).get("_target_", ""))
+    if layout < CHECKPOINT_LAYOUT and target.endswith("CochCNN9"):
+        raise ValueError(
+            f"checkpoint {ckpt_path} was written by an earlier version of auditory-dnn (checkpoint layout {layout}), "
+            "whose CochCNN9 had convolution biases and an average pool that excluded padding. This version builds "
+            "CochCNN9 as the authors did and does not load it into the new layout. Retrain the network, or score "
+            f"it with the version that wrote it (git checkout {LAST_LAYOUT_1_COMMIT})."
+        )
 
 
 class TaskModule(pl.LightningModule):
@@ -125,8 +150,13 @@ class TaskModule(pl.LightningModule):
             "lr_scheduler": {"scheduler": self.scheduler_factory(optimizer), "interval": "epoch"},
         }
 
+    def on_load_checkpoint(self, checkpoint: dict) -> None:
+        # Before Lightning loads the weights (resume=, ckpt_path=): refuse an old CochCNN9 layout.
+        check_layout("being resumed", checkpoint.get(CHECKPOINT_KEY, {}))
+
     def on_save_checkpoint(self, checkpoint: dict) -> None:
         checkpoint[CHECKPOINT_KEY] = {
+            "layout": CHECKPOINT_LAYOUT,
             "model_config": self.model_config,
             "label_sizes": self.label_sizes,
             "vocabularies": self.vocabularies,

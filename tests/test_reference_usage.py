@@ -1,0 +1,156 @@
+"""Released checkpoints wherever a network is accepted: python -m evaluate model=reference,
+python -m train init_from=..., evaluate.score_model and the brain-score callback; and
+checkpoints of earlier versions of our CochCNN9 refused with a clear message."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import torch
+
+import evaluate
+from models import CochCNN9, load_reference_checkpoint
+from tests.conftest import REPO
+from tests.reference_layout import write
+from train.checkpoint import load_network
+from train.init_from import initialise_from
+
+
+def _env(cache_dir, logs):
+    return {**os.environ, "AUDITORY_DNN_CACHE": str(cache_dir), "AUDITORY_DNN_LOGS": str(logs),
+            "WANDB_MODE": "offline", "WANDB_SILENT": "true"}  # fmt: skip
+
+
+def _ours(tmp_path, net, layout: int | None = 2, name="last.ckpt"):
+    """A checkpoint as python -m train writes it (``layout=None``: written by an earlier version)."""
+    meta = {"model_config": {"_target_": f"models.{type(net).__name__}", "width": net.width},
+            "label_sizes": dict(net.heads_spec), "vocabularies": {}, "run_config": {}}  # fmt: skip
+    if layout is not None:
+        meta["layout"] = layout
+    state = {f"net.{k}": v for k, v in net.state_dict().items()}
+    if layout is None:  # the old CochCNN9 had convolution biases
+        state.update({f"net.conv{i}.bias": torch.zeros(getattr(net, f"conv{i}").out_channels) for i in range(5)})
+    path = tmp_path / name
+    torch.save({"state_dict": state, "auditory_dnn": meta, "global_step": 7, "epoch": 1}, path)
+    return path
+
+
+def test_evaluate_cli_scores_a_released_checkpoint_and_its_permuted_control(tmp_path, cache_dir):
+    path, _ = write(tmp_path, "CochCNN9", True, seed=1)
+    logs = tmp_path / "logs"
+    proc = subprocess.run(
+        [sys.executable, "-m", "evaluate", "model=reference", f"model.path={path}", "benchmark=synthetic",
+         "benchmark.voxels_per_participant=20", "control=permuted", "figures=false", "progress=false"],
+        cwd=REPO, env=_env(cache_dir, logs), capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    (run,) = (logs / "evaluate" / "runs").iterdir()
+    score = json.loads((run / "score" / "score.json").read_text())
+    assert score["model"] == "CochCNN9-reference@0b1e-uuid"
+    weights = score["info"]["model"]["weights"]
+    assert weights["architecture"] == "kell2018_multi_task" and len(weights["sha256"]) == 64
+    assert weights["path"] == str(path.resolve())
+    control = json.loads((run / "control_permuted" / "score" / "score.json").read_text())
+    assert control["model"] == "CochCNN9-reference@0b1e-uuid:permuted-seed0"
+    assert "BatchNorm statistics included" in proc.stdout
+
+
+def test_score_model_and_the_brain_score_callback_accept_a_loaded_network(tmp_path, cache_dir):
+    path, _ = write(tmp_path, "CochCNN9", False, seed=2)
+    net = load_reference_checkpoint(path)
+    layers = ["relu2", "relufc"]
+    bench = evaluate.load_benchmark("synthetic", voxels_per_participant=20, cache_dir=cache_dir, progress=False)
+    result = evaluate.score_model(net, bench, layers, cache=False, progress=False, rsa=False)
+    assert result.model == "CochCNN9" and np.isfinite(result.value)
+
+    import pytorch_lightning as pl
+
+    from train import BrainScoreCallback
+    from train.heads import ClassificationHead
+    from train.module import TaskModule
+
+    callback = BrainScoreCallback(benchmarks=["synthetic"], layers=layers, output_dir=tmp_path / "run", rsa=False,
+                                  benchmark_kwargs={"synthetic": {"voxels_per_participant": 20}},
+                                  cache_dir=cache_dir)  # fmt: skip
+    module = TaskModule(net, {"word": ClassificationHead("word")}, {"word": 794}, torch.optim.SGD)
+    trainer = pl.Trainer(max_steps=0, logger=False, enable_checkpointing=False, callbacks=[callback],
+                         enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
+    callback.setup(trainer, module, "fit")
+    metrics = callback.evaluate(trainer, module)
+    assert metrics["brain/synthetic/score"] == pytest.approx(result.value, rel=1e-9)
+
+
+def test_init_from_a_released_checkpoint_loads_the_trunk_and_matching_heads(tmp_path):
+    path, ckpt = write(tmp_path, "CochCNN9", True, seed=3)
+    released = load_reference_checkpoint(path)
+    torch.manual_seed(0)
+    net = CochCNN9({"word": 794, "speaker": 20}, width=1 / 8)
+    fresh_speaker = net.heads["speaker"].weight.clone()
+    report = initialise_from(net, path)
+    for key, value in released.state_dict().items():
+        if not key.startswith("heads.speaker") and not key.startswith("heads.audioset"):
+            assert torch.equal(net.state_dict()[key], value), key
+    assert torch.equal(net.heads["speaker"].weight, fresh_speaker)  # 433 classes there, 20 here
+    assert report.initialised == {"speaker": "the checkpoint's has 433 classes, this run's 20"}
+    assert report.unused == ["heads.audioset", "heads.speaker"]
+    lines = "\n".join(report.lines())
+    assert "the authors' kell2018_multi_task" in lines and "trunk and heads word" in lines
+    # Another width or architecture: an error naming the key.
+    with pytest.raises(ValueError, match=r"'conv0.weight' is of shape \[12, 1, 7, 14\] in the checkpoint, but this "
+                                         r"run's CochCNN9 has it with shape \[6, 1, 7, 14\]"):  # fmt: skip
+        initialise_from(CochCNN9({"word": 5}, width=1 / 16), path)
+
+
+def test_init_from_our_own_checkpoint_and_the_train_cli(tmp_path, cache_dir, tiny_corpus):
+    torch.manual_seed(4)
+    source = CochCNN9({"word": 6, "speaker": 3}, width=0.125)
+    ours = _ours(tmp_path, source)
+    torch.manual_seed(5)
+    net = CochCNN9({"word": 6}, width=0.125)
+    report = initialise_from(net, ours)
+    assert all(torch.equal(v, source.state_dict()[k]) for k, v in net.state_dict().items())
+    assert report.unused == ["heads.speaker"] and report.initialised == {}
+    assert "python -m train, step 7" in report.source
+
+    released, _ = write(tmp_path, "CochCNN9", False, seed=6)
+    logs = tmp_path / "logs"
+    proc = subprocess.run(
+        [sys.executable, "-m", "train", "debug=fast", f"init_from={released}", "logger=csv", "trainer.max_steps=2",
+         "trainer.max_epochs=1", "callbacks.brain_score.at_end=true"],
+        cwd=REPO, env=_env(cache_dir, logs), capture_output=True, text=True, timeout=600,
+    )  # fmt: skip
+    out = proc.stdout + proc.stderr
+    assert proc.returncode == 0, out[-3000:]
+    assert "Initialised from" in out and "the authors' kell2018" in out
+    assert "head 'word' newly initialised: the checkpoint's has 794 classes, this run's 6" in out
+    (run,) = (logs / "train" / "runs").iterdir()
+    history = json.loads((run / "brain_scores" / "history.json").read_text())
+    assert history["evaluations"] and np.isfinite(history["best"]["synthetic"])
+
+
+def test_checkpoints_of_earlier_versions_are_refused_with_a_clear_message(tmp_path, cache_dir):
+    torch.manual_seed(0)
+    net = CochCNN9({"word": 6}, width=0.125)
+    old = _ours(tmp_path, net, layout=None, name="old.ckpt")
+    with pytest.raises(ValueError, match=r"old.ckpt was written by an earlier version of auditory-dnn .*convolution "
+                                         r"biases.*git checkout 2c51014"):  # fmt: skip
+        load_network(old)
+    with pytest.raises(ValueError, match="earlier version of auditory-dnn"):
+        initialise_from(CochCNN9({"word": 6}, width=0.125), old)
+    assert load_network(_ours(tmp_path, net)).net.conv0.bias is None  # today's layout loads
+    proc = subprocess.run(
+        [sys.executable, "-m", "evaluate", f"ckpt_path={old}", "benchmark=synthetic",
+         "benchmark.voxels_per_participant=20", "progress=false"],
+        cwd=REPO, env=_env(cache_dir, tmp_path / "logs"), capture_output=True, text=True, timeout=300,
+    )  # fmt: skip
+    assert proc.returncode == 1 and "earlier version of auditory-dnn" in proc.stderr
+    assert "Traceback" not in proc.stderr
+    # A released file passed as our checkpoint: pointed to model=reference.
+    released, _ = write(tmp_path, "CochCNN9", False, seed=1)
+    with pytest.raises(ValueError, match="model=reference model.path="):
+        load_network(released)
