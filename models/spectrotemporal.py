@@ -1,173 +1,340 @@
-"""SpectroTemporal: a fixed spectrotemporal modulation filter bank on the reference cochleagram.
+"""SpectroTemporal: the authors' spectrotemporal modulation filter bank on the reference cochleagram.
 
-The control model of REFERENCE.md section 6: 111 filters tuned to temporal modulation rates
-(0, 0.5, 1, 2, 4, 8, 16, 32, 64 Hz) and spectral modulation scales (0, 0.0625, 0.125, 0.25,
-0.5, 1, 2 cycles/ERB), in the spirit of Chi, Ru & Shamma (2005); their power averaged over
-time gives 111 filters x 211 channels = 23,421 features per sound. No trainable weights.
+This is the authors' SpectroTemporal model (Tuckute, Feather et al. 2023 public code): 111
+fixed filters tuned to temporal modulation rates and spectral modulation scales, after the
+cortical model of Chi, Ru & Shamma (2005, the NSL toolbox), applied to the reference
+cochleagram; each filter's squared output averaged over time gives 111 filters x 211 channels
+= 23,421 features per sound. No trainable weights.
 
-Filters (applied in the 2-D Fourier domain of the cochleagram ``X(x, t)``, with ``x`` the
-channel position in ERB-number units and ``t`` in seconds; ``F`` in cycles/ERB and ``f`` in Hz
-are the matching frequencies; each filter is a product of a function of ``f`` and one of ``F``):
+The authors' facts, which this module reproduces:
 
-* band-pass shape, for every non-zero rate and scale (the Fourier transform of the second
-  derivative of a Gaussian, the spectral filter of Chi et al. 2005)::
+* input: the cochleagram (211 channels x 390 frames at 200 Hz; :class:`models.Cochleagram`
+  computes it from a 2-s 20-kHz waveform) multiplied by 100, zero-padded to 422 x 1170
+  (``N_F`` more frequency rows and ``2 N_T`` more time frames, appended after the signal),
+  then the 2-D FFT;
+* 111 filters: for direction -1 every (scale, rate) pair of the spectral scales 0, 0.0625,
+  0.125, 0.25, 0.5, 1, 2 cycles/ERB (spectral sampling taken as 6 channels/ERB) and temporal
+  rates 0, 0.5, 1, 2, 4, 8, 16, 32, 64 Hz (scales outer, rates inner: 63 filters), then for
+  direction +1 the pairs without a zero (48). The highest scale and rate are high-pass; the
+  lowest (0) pass only the zero frequency of their axis;
+* each 2-D transfer function is the outer product of a spectral and a temporal 1-D transfer
+  function, with two quadrants zeroed to select the direction: with ``f_t``, ``f_s`` the FFT
+  frequencies (``np.fft.fftfreq`` of 1170 and 422 points) and ``s`` the direction (``s = +1``
+  where the rate is 0), zero where (``sign f_t == -s`` and ``f_s > 0``) or (``sign f_t == s``
+  and ``f_s < 0``); bins at the Nyquist frequency of either axis are never zeroed. Direction
+  +1 keeps the quadrants ``f_t, f_s`` of equal sign: ripples ``cos(2 pi (w t + W x))`` with
+  ``w, W > 0``, which move down in frequency (channel 0 is the lowest); -1 keeps upward ones;
+* output per filter: the real part of the inverse 2-D FFT, cropped to 211 x 390, squared and
+  floored at 1e-8; the features are its mean over time.
 
-      B(u; c) = (|u| / c)**2 * exp(1 - (|u| / c)**2),      peak 1 at |u| = c, 0 at u = 0.
+The 1-D transfer functions are the NSL cortical filters as the authors ported them. The
+formulas below were derived by matching the authors' own arrays (test fixture
+``tests/fixtures/spectrotemporal_reference.npz``), which they reproduce exactly (bit for bit
+once rounded to complex64; the 2-D filters too, when the outer product is taken in float64):
 
-  Chi et al. use a causal gamma-modulated sinusoid along time. We only read out time-averaged
-  power, where causality and phase do not matter, so both axes use the zero-phase ``B``: the
-  same relative bandwidth on both axes, and exactly no gain at f = 0, where the large mean of a
-  cochleagram sits (the gamma kernel passes about 1 % of its peak there);
-* low-pass shape for rate 0 (scale 0): flat up to the lowest non-zero rate (scale), then that
-  band-pass filter's fall-off: ``L(u) = 1 if |u| <= c_min else B(u; c_min)``;
-* direction: filters with rate > 0 are analytic in time (only f > 0 kept, doubled, as for an
-  analytic signal), so their output is complex and its magnitude an envelope. A ripple
-  ``cos(2 pi (w t + W x))`` with ``w, W > 0`` moves down in frequency over time and sits at
-  ``(F, f) = (W, w)``: "down" filters keep ``F > 0``, "up" filters ``F < 0`` (half weight on
-  the ``F = 0`` and Nyquist bins, whose sign is ambiguous). Filters with rate 0 and scale > 0
-  are analytic along frequency instead (``F > 0`` kept, doubled; both signs of f, so no
-  direction); filters with scale 0 keep both signs of ``F`` (no direction); the rate-0,
-  scale-0 filter is real;
-* normalisation: the 1-D shapes peak at 1, and with the analytic doubling a real ripple of
-  amplitude ``A`` at a filter's centre gives an output of magnitude ``A`` (power ``A**2``) in
-  every filter, so no family of features starts on a different scale in the ridge regression.
+* temporal, rate ``fc > 0`` Hz, on the ``3 N_T = 1170``-point grid: ``h(n) = sin(2 pi t) t**2
+  exp(-3.5 t) fc`` with ``t = n / 200 * fc`` for the ``N_T = 390`` frames ``n = 0 .. 389``;
+  its mean (over those 390 samples) removed; ``H = FFT(h, 1170)`` on the whole grid (so the
+  negative frequencies are the complex conjugates of the positive ones); the magnitude divided
+  by its maximum, the phase kept. For the highest rate the magnitude is set to 1 at every bin
+  ``|k|`` above the peak's (high-pass). Rate 0: 1 at ``f_t = 0`` and 0 elsewhere;
+* spectral, scale ``fc > 0`` cycles/ERB, on the ``2 N_F = 422``-point grid: ``R = |f_s| /
+  fc`` with ``|f_s| = |k| * 6 / 422`` cycles/ERB (``|k| = min(k, 422 - k)``, so the grid is
+  filled symmetrically and the Nyquist bin ``k = 211`` gets the formula's value there), ``H =
+  R**2 exp(1 - R**2)`` divided by its maximum: real and even. For the highest scale ``H = 1``
+  at every ``|k|`` above the peak's (high-pass), with no rescaling afterwards. Scale 0: 1 at
+  ``f_s = 0`` and 0 elsewhere.
 
-Power is ``|output|**2``. Both axes are zero-padded to at least ``pad_factor`` (2) times their
-length before the FFTs, so that a filter's response does not wrap around onto the clip, and
-cropped back. The padding applies to the mean-removed signal (each channel's mean over time,
-then each frame's mean over channels), and each removed mean is added back through the
-filter's gain at zero frequency, which amounts to padding with the means instead of zeros. A
-cochleagram's mean is large compared with its modulations, and zero padding would put a step of
-that size at the clip's edges, whose response would swamp the slow and coarse filters there.
+So a rate-0 filter's output is constant over time and a scale-0 filter's output constant
+over channels (its 211 features are equal). (If a lowest rate or scale is non-zero, it is
+made low-pass the NSL way, gain 1 below its peak; the authors' bank does not use this.)
+Because these spectral functions are even, the
+temporal ones Hermitian and the direction mask point-symmetric, each 2-D filter is Hermitian
+and its output real: "the real part of the inverse FFT" drops only rounding errors.
+
+Computation (:class:`ModulationFilterBank`, exact factorisation of the 2-D construction): real
+FFT of the padded cochleagram along time (the ``f_t >= 0`` half suffices for a real output),
+full FFT along channels; for every (scale, mask direction) pair used, multiply by the spectral
+function and that direction's mask (which for ``0 < f_t < Nyquist`` keeps the ``f_s`` of sign
+``s`` and, on every column, ``f_s = 0`` and Nyquist), inverse FFT along channels, crop to 211;
+then per filter multiply by the temporal function and take the inverse real FFT along time,
+cropped to 390 frames. Filters run in chunks, so memory stays bounded (the full 2-D bank,
+:func:`spectrotemporal_filterbank`, would take 438 MB in complex64).
 """
 
 from __future__ import annotations
 
-import math
+import functools
 from collections.abc import Mapping, Sequence
+from typing import NamedTuple
 
 import numpy as np
 import torch
 from torch import nn
 
 from models.cochleagram import Cochleagram, _run_in_threads  # the cochleagram's CPU worker pool
-from models.filterbank import freq_to_erb
 
-RATES_HZ = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)  # temporal modulation (REFERENCE.md 6)
-SCALES_CYC_PER_ERB = (0.0, 0.0625, 0.125, 0.25, 0.5, 1.0, 2.0)  # spectral modulation
-_CPU_CHUNK = 1  # sounds per pass (and per worker thread) on the CPU: ~55 MB of intermediates
-_GPU_CHUNK = 16  # on accelerators: fewer, larger kernels
-
-
-def _fft_length(n: int) -> int:
-    """Smallest length >= ``n`` whose prime factors are 2, 3 and 5 (fast FFT sizes)."""
-    m = n
-    while True:
-        k = m
-        for p in (2, 3, 5):
-            while k % p == 0:
-                k //= p
-        if k == 1:
-            return m
-        m += 1
+RATES_HZ = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)  # temporal modulation rates
+SCALES_CYC_PER_ERB = (0.0, 0.0625, 0.125, 0.25, 0.5, 1.0, 2.0)  # spectral modulation scales
+FRAME_RATE_HZ = 200.0  # cochleagram frame rate (temporal sampling of the filters)
+CHANNELS_PER_ERB = 6.0  # the authors' spectral sampling of the filters
+INPUT_SCALE = 100.0  # the authors multiply the cochleagram by 100
+POWER_FLOOR = 1e-8  # squared outputs are floored at this value
+_CPU_FILTER_CHUNK = 16  # filters per inverse-FFT pass on the CPU (~32 MB of intermediates)
+_GPU_FILTER_CHUNK = 37  # on accelerators, per pass of up to _GPU_SOUND_CHUNK sounds
+_GPU_SOUND_CHUNK = 16
 
 
-def bandpass_gain(u: np.ndarray, centre: float) -> np.ndarray:
-    """``B(u; c) = (|u|/c)**2 exp(1 - (|u|/c)**2)``: 0 at ``u = 0``, peak 1 at ``|u| = centre``."""
-    r2 = (np.abs(u) / centre) ** 2
-    return r2 * np.exp(1.0 - r2)
+# ----------------------------------------------------------------------------------------
+# The 1-D transfer functions (NSL cortical filters as the authors ported them)
 
 
-def lowpass_gain(u: np.ndarray, lowest_centre: float) -> np.ndarray:
-    """1 up to ``lowest_centre`` (the lowest band-pass centre), then that band-pass filter's fall-off."""
-    return np.where(np.abs(u) <= lowest_centre, 1.0, bandpass_gain(u, lowest_centre))
+def _grid_index(n: int) -> np.ndarray:
+    """``|k|`` of each bin of an ``n``-point FFT grid in FFT order (0, 1, ..., 2, 1)."""
+    return np.abs(np.round(np.fft.fftfreq(n) * n)).astype(np.int64)
 
 
-def _positive_half(freqs: np.ndarray, nyquist: float | None) -> np.ndarray:
-    """On a grid of frequencies >= 0: 1 above 0, 1/2 at 0 and at the Nyquist bin (bins that
-    belong to both signs)."""
-    out = np.where(freqs > 0, 1.0, 0.5)
-    if nyquist is not None:
-        out = np.where(np.isclose(freqs, nyquist), 0.5, out)
+def _flat_beyond_peak(magnitude: np.ndarray, high: bool) -> np.ndarray:
+    """Set the magnitude (peak 1) to 1 at every ``|k|`` above (``high``) or below the peak's."""
+    k = _grid_index(magnitude.shape[0])
+    peak = int(k[np.argmax(magnitude)])
+    out = magnitude.copy()
+    out[(k > peak) if high else (k < peak)] = 1.0
     return out
 
 
-class ModulationFilterBank(nn.Module):
-    """Cochleagram ``[batch, n_channels, n_frames]`` -> power ``[batch, n_filters, n_channels, n_frames]``.
+def temporal_transfer_function(
+    rate_hz: float,
+    n_frames: int = 390,
+    frame_rate: float = FRAME_RATE_HZ,
+    n_fft: int | None = None,
+    highpass: bool = False,
+    lowpass: bool = False,
+) -> np.ndarray:
+    """The temporal filter of one rate on the full ``n_fft``-point grid (complex128, FFT order).
 
-    Laid out like a convolutional layer's output (channels = filters, frequency, time);
-    non-negative float32 on the input's device. See the module docstring for the filters.
+    See the module docstring: NSL's ``gen_cort`` kernel on the ``n_frames`` frames, mean
+    removed, FFT of length ``n_fft`` (default ``3 * n_frames``), magnitude normalised to peak
+    1 (flat at 1 above / below the peak for ``highpass`` / ``lowpass``), phase kept. Rate 0
+    passes only the zero frequency.
+    """
+    n_fft = 3 * n_frames if n_fft is None else n_fft
+    if rate_hz == 0:
+        out = np.zeros(n_fft, dtype=np.complex128)
+        out[0] = 1.0
+        return out
+    t = np.arange(n_frames, dtype=np.float64) / frame_rate * rate_hz
+    h = np.sin(2 * np.pi * t) * t**2 * np.exp(-3.5 * t) * rate_hz
+    h -= h.mean()
+    spectrum = np.fft.fft(h, n_fft)
+    magnitude = np.abs(spectrum)
+    magnitude /= magnitude.max()
+    if highpass or lowpass:
+        magnitude = _flat_beyond_peak(magnitude, high=highpass)
+    return magnitude * np.exp(1j * np.angle(spectrum))
+
+
+def spectral_transfer_function(
+    scale_cyc_per_erb: float,
+    n_channels: int = 211,
+    channels_per_erb: float = CHANNELS_PER_ERB,
+    n_fft: int | None = None,
+    highpass: bool = False,
+    lowpass: bool = False,
+) -> np.ndarray:
+    """The spectral filter of one scale on the full ``n_fft``-point grid (real float64, FFT order).
+
+    See the module docstring: ``R**2 exp(1 - R**2)`` with ``R = |f_s| / scale``, ``f_s`` the
+    grid's frequencies in cycles/ERB (``n_fft``, default ``2 * n_channels``, points at
+    ``channels_per_erb``), normalised to peak 1 (flat at 1 above / below the peak for
+    ``highpass`` / ``lowpass``). Scale 0 passes only the zero frequency.
+    """
+    n_fft = 2 * n_channels if n_fft is None else n_fft
+    if scale_cyc_per_erb == 0:
+        out = np.zeros(n_fft, dtype=np.float64)
+        out[0] = 1.0
+        return out
+    r2 = (_grid_index(n_fft) * channels_per_erb / n_fft / scale_cyc_per_erb) ** 2
+    gain = r2 * np.exp(1.0 - r2)
+    gain /= gain.max()
+    if highpass or lowpass:
+        gain = _flat_beyond_peak(gain, high=highpass)
+    return gain
+
+
+def filter_specs(
+    rates: Sequence[float] = RATES_HZ, scales: Sequence[float] = SCALES_CYC_PER_ERB
+) -> list[tuple[float, float, int]]:
+    """``(rate_hz, scale_cyc_per_erb, direction)`` per filter in the authors' order: direction
+    -1 for every (scale, rate) pair (scales outer, rates inner), then +1 for the pairs without
+    a zero."""
+    specs = [(float(r), float(s), -1) for s in scales for r in rates]
+    specs += [(float(r), float(s), 1) for s in scales if s != 0 for r in rates if r != 0]
+    return specs
+
+
+class TransferFunctions(NamedTuple):
+    """The factored filter bank (read-only arrays; see :func:`spectrotemporal_transfer_functions`)."""
+
+    specs: tuple[tuple[float, float, int], ...]  # per filter: (rate_hz, scale, direction)
+    temporal: np.ndarray  # [n_rates, n_fft_t] complex128, one per rate
+    spectral: np.ndarray  # [n_scales, n_fft_s] float64, one per scale
+    rate_index: np.ndarray  # [n_filters] index into temporal
+    scale_index: np.ndarray  # [n_filters] index into spectral
+    mask_sign: np.ndarray  # [n_filters] the s of the quadrant rule (+1 where the rate is 0)
+
+
+@functools.lru_cache(maxsize=8)
+def spectrotemporal_transfer_functions(
+    n_channels: int = 211,
+    n_frames: int = 390,
+    rates: tuple[float, ...] = RATES_HZ,
+    scales: tuple[float, ...] = SCALES_CYC_PER_ERB,
+    frame_rate: float = FRAME_RATE_HZ,
+    channels_per_erb: float = CHANNELS_PER_ERB,
+) -> TransferFunctions:
+    """The 1-D transfer functions of the bank for a ``n_channels x n_frames`` cochleagram,
+    on the padded grids (``2 n_channels`` x ``3 n_frames``). Built once per process and
+    argument set; the arrays are read-only."""
+    rates, scales = tuple(float(r) for r in rates), tuple(float(s) for s in scales)
+    for name, values in (("rates", rates), ("scales", scales)):
+        if len(values) < 2 or any(v < 0 for v in values) or sorted(set(values)) != list(values):
+            raise ValueError(f"{name} must be at least two distinct ascending values >= 0; got {list(values)}")
+    if n_channels < 2 or n_frames < 2 or frame_rate <= 0 or channels_per_erb <= 0:
+        raise ValueError("need n_channels, n_frames >= 2 and frame_rate, channels_per_erb > 0")
+    temporal = np.stack([
+        temporal_transfer_function(r, n_frames, frame_rate, highpass=i == len(rates) - 1, lowpass=i == 0)
+        for i, r in enumerate(rates)
+    ])  # fmt: skip
+    spectral = np.stack([
+        spectral_transfer_function(s, n_channels, channels_per_erb, highpass=i == len(scales) - 1, lowpass=i == 0)
+        for i, s in enumerate(scales)
+    ])  # fmt: skip
+    specs = tuple(filter_specs(rates, scales))
+    rate_index = np.array([rates.index(r) for r, _, _ in specs])
+    scale_index = np.array([scales.index(s) for _, s, _ in specs])
+    mask_sign = np.array([1 if r == 0 else d for r, _, d in specs])
+    for array in (temporal, spectral, rate_index, scale_index, mask_sign):
+        array.flags.writeable = False
+    return TransferFunctions(specs, temporal, spectral, rate_index, scale_index, mask_sign)
+
+
+def direction_mask(sign: int, n_fft_s: int, n_fft_t: int) -> np.ndarray:
+    """Boolean ``[n_fft_s, n_fft_t]``: False where the quadrant rule zeroes a filter of
+    direction ``sign`` (module docstring); the Nyquist row and column are always True."""
+    f_t = np.sign(np.fft.fftfreq(n_fft_t))[None, :]
+    f_s = np.fft.fftfreq(n_fft_s)[:, None]
+    zero = ((f_t == -sign) & (f_s > 0)) | ((f_t == sign) & (f_s < 0))
+    if n_fft_t % 2 == 0:
+        zero[:, n_fft_t // 2] = False
+    if n_fft_s % 2 == 0:
+        zero[n_fft_s // 2, :] = False
+    return ~zero
+
+
+def spectrotemporal_filterbank(
+    n_channels: int = 211,
+    n_frames: int = 390,
+    rates: Sequence[float] = RATES_HZ,
+    scales: Sequence[float] = SCALES_CYC_PER_ERB,
+    frame_rate: float = FRAME_RATE_HZ,
+    channels_per_erb: float = CHANNELS_PER_ERB,
+    filters: Sequence[int] | None = None,
+) -> torch.Tensor:
+    """The 2-D transfer functions ``[n_filters, 2 n_channels, 3 n_frames]`` (complex64, FFT
+    order on both axes) built directly: outer product of the 1-D functions, quadrant rule.
+
+    ``filters`` selects filter indices (default all: 438 MB for the reference bank).
+    :class:`ModulationFilterBank` applies the same filters in factored form without building this.
+    """
+    tf = spectrotemporal_transfer_functions(
+        n_channels, n_frames, tuple(rates), tuple(scales), frame_rate, channels_per_erb
+    )
+    indices = range(len(tf.specs)) if filters is None else list(filters)
+    n_fft_s, n_fft_t = tf.spectral.shape[1], tf.temporal.shape[1]
+    masks = {s: direction_mask(s, n_fft_s, n_fft_t) for s in (-1, 1)}
+    out = torch.empty(len(indices), n_fft_s, n_fft_t, dtype=torch.complex64)
+    for j, k in enumerate(indices):
+        # In float64, then rounded (as the authors did: this reproduces their filters bit for bit).
+        bank = np.outer(tf.spectral[tf.scale_index[k]], tf.temporal[tf.rate_index[k]]) * masks[int(tf.mask_sign[k])]
+        out[j] = torch.from_numpy(bank.astype(np.complex64))
+    return out
+
+
+# ----------------------------------------------------------------------------------------
+# The filter bank as a layer
+
+
+class ModulationFilterBank(nn.Module):
+    """Cochleagram ``[batch, n_channels, n_frames]`` -> ``[batch, n_filters, n_channels, n_frames]``.
+
+    The squared, floored output of every filter (module docstring), laid out like a
+    convolutional layer's output (filters, frequency, time); float32 on the input's device.
+    Its mean over time is the authors' features.
 
     Attributes:
-        specs: one ``(rate_hz, scale_cyc_per_erb, direction)`` per output channel, in grid
-            order: rates ascending; within a rate, scales ascending; within a (rate, scale)
-            with both non-zero, "up" then "down". ``direction`` is None when the rate or the
-            scale is 0. 111 filters for the default rates and scales.
-        temporal_gain: buffer ``[n_rates, n_t // 2 + 1]``, each rate's transfer function on the
-            frequencies f >= 0 of the padded time axis (before the analytic doubling).
-        spectral_gain: buffer ``[n_scales, n_x // 2 + 1]``, each scale's transfer function on
-            the frequencies F >= 0 of the padded channel axis (band-passes: the F > 0 half).
-        The gains are in the state dict, so activation caches keyed on it change with the filters.
+        specs: one ``(rate_hz, scale_cyc_per_erb, direction)`` per output channel, in the
+            authors' order (:func:`filter_specs`); direction -1 or +1.
+        temporal: buffer ``[n_rates, n_fft_t // 2 + 1]`` complex64, each rate's temporal
+            function on the frequencies ``f_t >= 0`` of the padded time axis.
+        spectral: buffer ``[n_scales, n_fft_s]`` float32, each scale's spectral function on the
+            padded channel axis (FFT order). Both are in the state dict, so activation caches
+            keyed on it change with the filters.
 
     Args:
         n_channels, n_frames: cochleagram size (211 x 390 for the reference).
-        channel_spacing_erb: distance between neighbouring channels in ERB-number units.
-        frame_rate: cochleagram frame rate in Hz (200 for the reference).
-        rates: temporal modulation rates in Hz (0 = low-pass), ascending.
-        scales: spectral modulation scales in cycles/ERB (0 = low-pass), ascending.
-        pad_factor: both axes are zero-padded to at least this multiple of their length.
+        rates: temporal modulation rates in Hz, ascending (0: zero frequency only; the highest
+            is high-pass).
+        scales: spectral modulation scales in cycles/ERB, ascending (likewise).
+        frame_rate: cochleagram frame rate in Hz (200).
+        channels_per_erb: spectral sampling assumed by the filters (the authors' 6).
+        input_scale: the cochleagram is multiplied by this (the authors' 100).
+        floor: squared outputs are floored at this (the authors' 1e-8).
     """
 
     def __init__(
         self,
         n_channels: int = 211,
         n_frames: int = 390,
-        channel_spacing_erb: float = 0.16360487313420885,
-        frame_rate: float = 200.0,
         rates: Sequence[float] = RATES_HZ,
         scales: Sequence[float] = SCALES_CYC_PER_ERB,
-        pad_factor: float = 2.0,
+        frame_rate: float = FRAME_RATE_HZ,
+        channels_per_erb: float = CHANNELS_PER_ERB,
+        input_scale: float = INPUT_SCALE,
+        floor: float = POWER_FLOOR,
     ) -> None:
         super().__init__()
-        rates = [float(r) for r in rates]
-        scales = [float(s) for s in scales]
-        for name, values in (("rates", rates), ("scales", scales)):
-            if not any(v > 0 for v in values) or any(v < 0 for v in values) or sorted(set(values)) != values:
-                raise ValueError(f"{name} must be distinct, ascending, >= 0 and include a non-zero value; got {values}")
-        if n_channels < 2 or n_frames < 2:
-            raise ValueError(f"need at least 2 channels and 2 frames, got {n_channels} x {n_frames}")
-        if channel_spacing_erb <= 0 or frame_rate <= 0 or pad_factor < 1:
-            raise ValueError("channel_spacing_erb and frame_rate must be > 0 and pad_factor >= 1")
-        self.n_channels, self.n_frames = n_channels, n_frames
-        self.channel_spacing_erb, self.frame_rate = float(channel_spacing_erb), float(frame_rate)
-        self.rates, self.scales = tuple(rates), tuple(scales)
-        self.n_t = _fft_length(math.ceil(pad_factor * n_frames))  # padded time axis
-        self.n_x = _fft_length(math.ceil(pad_factor * n_channels))  # padded channel axis
-
-        f = np.fft.rfftfreq(self.n_t, 1.0 / frame_rate)  # Hz, >= 0
-        F = np.fft.rfftfreq(self.n_x, channel_spacing_erb)  # cycles/ERB, >= 0
-        F_nyq = 0.5 / channel_spacing_erb if self.n_x % 2 == 0 else None
-        lowest_rate = min(r for r in rates if r > 0)
-        lowest_scale = min(s for s in scales if s > 0)
-        # Time, f >= 0: the rate-0 low-pass (even in f: its f < 0 half is the mirror image) and
-        # the band-passes (made analytic when the output is formed: f < 0 dropped, f > 0 doubled).
-        temporal = [lowpass_gain(f, lowest_rate) if rate == 0 else bandpass_gain(f, rate) for rate in rates]
-        # Channels, F >= 0: the scale-0 low-pass (real, even in F); band-passes keep F > 0 only.
-        # That half gives a complex output W ("down" once time is analytic); conj(W) is the
-        # F < 0 half ("up"), and 2 W the analytic-along-frequency output used at rate 0.
-        spectral = [
-            lowpass_gain(F, lowest_scale) if scale == 0 else bandpass_gain(F, scale) * _positive_half(F, F_nyq)
-            for scale in scales
-        ]
-        self.register_buffer("temporal_gain", torch.tensor(np.stack(temporal), dtype=torch.float32))
-        self.register_buffer("spectral_gain", torch.tensor(np.stack(spectral), dtype=torch.float32))
-        self.specs: list[tuple[float, float, str | None]] = []
-        for rate in rates:
-            for scale in scales:
-                if rate == 0 or scale == 0:
-                    self.specs.append((rate, scale, None))
-                else:
-                    self.specs.extend([(rate, scale, "up"), (rate, scale, "down")])
+        tf = spectrotemporal_transfer_functions(
+            int(n_channels), int(n_frames), tuple(float(r) for r in rates), tuple(float(s) for s in scales),
+            float(frame_rate), float(channels_per_erb),
+        )  # fmt: skip
+        self.n_channels, self.n_frames = int(n_channels), int(n_frames)
+        self.n_fft_s, self.n_fft_t = tf.spectral.shape[1], tf.temporal.shape[1]
+        self.rates, self.scales = tuple(float(r) for r in rates), tuple(float(s) for s in scales)
+        self.frame_rate, self.channels_per_erb = float(frame_rate), float(channels_per_erb)
+        self.input_scale, self.floor = float(input_scale), float(floor)
+        self.specs: list[tuple[float, float, int]] = list(tf.specs)
+        n_half = self.n_fft_t // 2 + 1
+        # Copies: the cached arrays are shared, these buffers may be moved or loaded into.
+        self.register_buffer("temporal", torch.tensor(tf.temporal[:, :n_half], dtype=torch.complex64))
+        self.register_buffer("spectral", torch.tensor(tf.spectral, dtype=torch.float32))
+        # Channel-axis stage: one inverse FFT per (scale, mask sign) pair in use ("branch").
+        branches = sorted({(int(j), int(s)) for j, s in zip(tf.scale_index, tf.mask_sign, strict=True)})
+        self._branches = branches
+        self._branch_scale = [j for j, _ in branches]  # index into spectral
+        self._branch_side = [(sign + 1) // 2 for _, sign in branches]  # index into keep_rows
+        self._branch_of = [branches.index((int(j), int(s))) for j, s in zip(tf.scale_index, tf.mask_sign, strict=True)]
+        self._rate_of = [int(i) for i in tf.rate_index]
+        # Row keep-masks on f_s for the interior columns 0 < f_t < Nyquist: sign(f_s) == s,
+        # plus f_s = 0 and the Nyquist row. Columns f_t = 0 and Nyquist keep every row.
+        f_s = np.fft.fftfreq(self.n_fft_s)
+        keep = {s: (np.sign(f_s) == s) | (f_s == 0) for s in (-1, 1)}
+        if self.n_fft_s % 2 == 0:
+            for s in keep:
+                keep[s][self.n_fft_s // 2] = True
+        rows = torch.from_numpy(np.stack([keep[-1], keep[1]]).astype(np.float32))
+        self.register_buffer("keep_rows", rows, persistent=False)  # [2, n_fft_s]: s = -1, +1
+        self._edge_cols = [0] + ([n_half - 1] if self.n_fft_t % 2 == 0 else [])
 
     @property
     def n_filters(self) -> int:
@@ -176,11 +343,11 @@ class ModulationFilterBank(nn.Module):
     def extra_repr(self) -> str:
         return (
             f"n_filters={self.n_filters}, rates_hz={list(self.rates)}, scales_cyc_per_erb={list(self.scales)}, "
-            f"input=[{self.n_channels}, {self.n_frames}], padded=[{self.n_x}, {self.n_t}]"
+            f"input=[{self.n_channels}, {self.n_frames}], padded=[{self.n_fft_s}, {self.n_fft_t}]"
         )
 
     def forward(self, cochleagram: torch.Tensor) -> torch.Tensor:
-        """``[batch, n_channels, n_frames]`` -> power ``[batch, n_filters, n_channels, n_frames]`` (float32)."""
+        """``[batch, n_channels, n_frames]`` -> ``[batch, n_filters, n_channels, n_frames]`` (float32)."""
         if cochleagram.dim() != 3 or tuple(cochleagram.shape[1:]) != (self.n_channels, self.n_frames):
             raise ValueError(
                 f"ModulationFilterBank expects a cochleagram [batch, {self.n_channels}, {self.n_frames}], "
@@ -192,118 +359,84 @@ class ModulationFilterBank(nn.Module):
                 "run it under torch.no_grad() or torch.inference_mode()"
             )
         x = cochleagram.float()
-        out = x.new_empty(x.shape[0], self.n_filters, self.n_channels, self.n_frames)
+        b = x.shape[0]
+        out = x.new_empty(b, self.n_filters, self.n_channels, self.n_frames)
         on_cpu = x.device.type == "cpu"
-        chunk = _CPU_CHUNK if on_cpu else _GPU_CHUNK
-        tasks = [(start, min(start + chunk, x.shape[0])) for start in range(0, x.shape[0], chunk)]
-        # On the CPU, one sound per worker thread, as the cochleagram does: single-threaded
-        # FFTs and element-wise passes on one sound's ~55 MB beat splitting each op across cores.
-        threads = torch.get_num_threads() if on_cpu else 1
         inference = torch.is_inference_mode_enabled()  # thread-local: the workers must enter it too
+        if not on_cpu:
+            self._batched_into(x, out, _GPU_SOUND_CHUNK, _GPU_FILTER_CHUNK)
+            return out
+        # CPU: single-threaded work per task on the worker pool (as the cochleagram does):
+        # first the channel stage per sound, then (sound, filter chunk) tasks.
+        threads = torch.get_num_threads()
+
+        def channel(i: int) -> torch.Tensor:
+            with torch.inference_mode(inference):
+                return self._channel_stage(x[i : i + 1])
+
+        branches = _run_in_threads(channel, list(range(b)), threads)
+        tasks = [(i, k0) for i in range(b) for k0 in range(0, self.n_filters, _CPU_FILTER_CHUNK)]
 
         def run(task: tuple[int, int]) -> None:
+            i, k0 = task
             with torch.inference_mode(inference):
-                self._power_into(x[task[0] : task[1]], out[task[0] : task[1]])
+                self._time_stage_into(branches[i], k0, min(k0 + _CPU_FILTER_CHUNK, self.n_filters), out[i : i + 1])
 
         _run_in_threads(run, tasks, threads)
         return out
 
-    def _power_into(self, x: torch.Tensor, out: torch.Tensor) -> None:
-        """Filter cochleagrams ``x [b, C, T]`` and write the power into ``out [b, n_filters, C, T]``.
+    def _batched_into(self, x: torch.Tensor, out: torch.Tensor, sound_chunk: int, filter_chunk: int) -> None:
+        """The accelerator path: chunks of ``sound_chunk`` sounds x ``filter_chunk`` filters per pass."""
+        for start in range(0, x.shape[0], sound_chunk):
+            sl = slice(start, min(start + sound_chunk, x.shape[0]))
+            branch = self._channel_stage(x[sl])
+            for k0 in range(0, self.n_filters, filter_chunk):
+                self._time_stage_into(branch, k0, min(k0 + filter_chunk, self.n_filters), out[sl])
 
-        Channels first, then time, so that the last and most numerous inverse FFTs run along
-        the contiguous time axis, straight into the output layout.
-        """
-        b, C, T = x.shape
-        n_x, n_t = self.n_x, self.n_t
-        n_xf, n_tf = n_x // 2 + 1, n_t // 2 + 1
-        cplx, dev = torch.complex64, x.device
-        has_zero_scale = self.scales[0] == 0
-        n_bands = len(self.scales) - has_zero_scale  # scales > 0, in order
+    def _channel_stage(self, x: torch.Tensor) -> torch.Tensor:
+        """``x [b, C, T]`` -> ``[b, n_branches, C, n_fft_t // 2 + 1]``: the padded input's
+        spectrum along time (f_t >= 0), filtered along channels by each branch's spectral
+        function and mask, back along channels and cropped to the ``C`` channels.
 
-        # Means (module docstring). Each channel's mean over time reaches only the rate-0
-        # filters (gain 1 at f = 0); it rides along the channel filtering as an extra column T.
-        # Each column's mean over channels reaches only the scale-0 filters (gain 1 at F = 0).
-        mean_t = x.mean(dim=-1, keepdim=True)  # [b, C, 1]
-        cols = torch.cat([x - mean_t, mean_t], dim=-1)  # [b, C, T + 1]
-        mean_x = cols.mean(dim=-2, keepdim=True)  # [b, 1, T + 1]
-        spec_x = torch.fft.rfft(cols - mean_x, n=n_x, dim=-2)  # [b, n_xf, T + 1]
+        The channel FFTs run along the last (contiguous) axis: time frequency first."""
+        C = self.n_channels
+        spec = torch.fft.rfft(x * self.input_scale, n=self.n_fft_t, dim=-1)  # [b, C, n_half]
+        spec = torch.fft.fft(spec.transpose(-1, -2), n=self.n_fft_s, dim=-1)  # [b, n_half, n_fft_s]
+        gains = self.spectral[self._branch_scale]  # [n_branches, n_fft_s]
+        # Interior columns 0 < f_t < Nyquist: the direction's rows; f_t = 0 and Nyquist: all rows.
+        filtered = spec[:, None] * (gains * self.keep_rows[self._branch_side])[None, :, None, :]
+        filtered[:, :, self._edge_cols] = spec[:, None, self._edge_cols] * gains[None, :, None, :]
+        back = torch.fft.ifft(filtered, dim=-1)[..., :C]  # [b, n_branches, n_half, C]
+        return back.transpose(-1, -2).contiguous()
 
-        # Channel filtering. Scale 0: real. Scales > 0: the F > 0 half W, complex (the
-        # negative-F bins of the padded spectrum stay zero); their gain at F = 0 is 0.
-        if has_zero_scale:
-            g = self.spectral_gain[0]
-            low_x = torch.fft.irfft(spec_x * g[:, None], n=n_x, dim=-2)[:, :C] + mean_x * g[0]  # [b, C, T + 1]
-            spec_low = torch.fft.rfft(low_x[..., :T], n=n_t)  # [b, C, n_tf]
-        if n_bands:
-            padded = torch.zeros(b, n_bands, n_x, T + 1, dtype=cplx, device=dev)
-            padded[:, :, :n_xf] = spec_x[:, None] * self.spectral_gain[has_zero_scale:, :, None]
-            band_x = torch.fft.ifft(padded, dim=-2)[:, :, :C]  # W: [b, bands, C, T + 1]
-            padded = torch.zeros(b, n_bands, C, n_t, dtype=cplx, device=dev)
-            padded[..., :T] = band_x[..., :T]
-            spec_band = torch.fft.fft(padded)  # [b, bands, C, n_t], both signs of f
-            # f >= 0 spectra of W ("down") and of conj(W) ("up"): FFT(conj w)[k] = conj(FFT(w)[-k]).
-            spec_down = spec_band[..., :n_tf]
-            spec_up = spec_band[..., (-torch.arange(n_tf, device=dev)) % n_t].conj()
-
-        # Rate 0 (both signs of f; the channel means in column T come back with gain 1).
-        k0 = 0
-        if self.rates[0] == 0:
-            gain = self.temporal_gain[0]
-            if has_zero_scale:
-                y = torch.fft.irfft(spec_low * gain, n=n_t)[..., :T] + low_x[..., T:] * gain[0]  # real
-                torch.mul(y, y, out=out[:, k0])
-                k0 += 1
-            if n_bands:
-                even = torch.cat([gain, gain[1 : n_t - n_tf + 1].flip(0)])  # L(|f|) in fft order
-                y = torch.fft.ifft(spec_band * even)[..., :T] + band_x[..., T:] * gain[0]
-                _power_into(2 * y, out[:, k0 : k0 + n_bands])  # 2 W: analytic along frequency
-                k0 += n_bands
-
-        # Rates > 0: analytic in time. With V = gain * spectrum on f >= 0, the analytic output
-        # (f < 0 dropped, 0 < f < Nyquist doubled) is irfft(V) + i irfft(-i V): two real inverse
-        # FFTs in one call, cheaper than a complex one and with contiguous real and imaginary
-        # parts for the power. The inputs of one rate, in spec order, share one batch of inverse
-        # FFTs (the bulk of the work).
-        parts = [spec_low[:, None]] if has_zero_scale else []
-        if n_bands:
-            parts.append(torch.stack([spec_up, spec_down], dim=2).flatten(1, 2))  # up, down per scale
-        one_sided = torch.cat(parts, dim=1)  # [b, k, C, n_tf]
-        k = one_sided.shape[1]
-        pair = torch.empty(2, b, k, C, n_tf, dtype=cplx, device=dev)
-        for i, rate in enumerate(self.rates):
-            if rate > 0:
-                gain = self.temporal_gain[i].to(cplx)
-                torch.mul(one_sided, gain, out=pair[0])
-                torch.mul(one_sided, -1j * gain, out=pair[1])
-                real, imag = torch.fft.irfft(pair, n=n_t)[..., :T]
-                torch.mul(real, real, out=out[:, k0 : k0 + k])
-                out[:, k0 : k0 + k].addcmul_(imag, imag)
-                k0 += k
-
-
-def _power_into(y: torch.Tensor, out: torch.Tensor) -> None:
-    """Write ``|y|**2`` of complex ``y`` into the float32 tensor ``out`` of the same shape."""
-    parts = torch.view_as_real(y)
-    torch.mul(parts[..., 0], parts[..., 0], out=out)
-    out.addcmul_(parts[..., 1], parts[..., 1])
+    def _time_stage_into(self, branch: torch.Tensor, k0: int, k1: int, out: torch.Tensor) -> None:
+        """Filters ``k0 .. k1 - 1``: multiply the branch spectra by the temporal functions,
+        inverse real FFT along time, crop, square and floor into ``out[:, k0:k1]``."""
+        dev = branch.device
+        b_idx = torch.tensor(self._branch_of[k0:k1], device=dev)
+        r_idx = torch.tensor(self._rate_of[k0:k1], device=dev)
+        spec = branch[:, b_idx] * self.temporal[r_idx][None, :, None, :]  # [b, k, C, n_half]
+        y = torch.fft.irfft(spec, n=self.n_fft_t, dim=-1)[..., : self.n_frames]
+        target = out[:, k0:k1]
+        torch.mul(y, y, out=target)
+        target.clamp_(min=self.floor)
 
 
 class SpectroTemporal(nn.Module):
-    """Waveform ``[batch, 40000]`` (2 s at 20 kHz) -> time-averaged filter power ``[batch, 23421]``.
+    """Waveform ``[batch, 40000]`` (2 s at 20 kHz) -> time-averaged filter output ``[batch, 23421]``.
 
     The reference cochleagram (``self.cochleagram``: ``[batch, 211, 390]`` at 200 Hz) followed
-    by ``self.filters``, a :class:`ModulationFilterBank` whose output ``[batch, 111, 211, 390]``
-    (filters x channels x frames) is the scored layer (``SCORED_LAYERS``). ``forward`` returns
-    that power averaged over time and flattened filter-major (feature ``k * 211 + channel``), as
-    the activation extractor does with a 4-D layer. ``self.filters.specs`` names the filters.
+    by ``self.filters``, a :class:`ModulationFilterBank` (the authors' 111 filters) whose output
+    ``[batch, 111, 211, 390]`` (filters x channels x frames) is the scored layer
+    (``SCORED_LAYERS``). ``forward`` returns that output averaged over time and flattened
+    filter-major (feature ``k * 211 + channel``), as the activation extractor does with a 4-D
+    layer: the authors' features. ``self.filters.specs`` names the filters.
 
     Args:
         heads: ignored; accepted so that code which builds every model with ``heads=...`` (the
             training configs) can build this one. It has no classification heads.
-        rates: temporal modulation rates in Hz (0 = low-pass).
-        scales: spectral modulation scales in cycles/ERB (0 = low-pass).
-        pad_factor: zero padding of both cochleagram axes before the FFTs (2: no wrap-around).
+        rates: temporal modulation rates in Hz (the authors' by default).
+        scales: spectral modulation scales in cycles/ERB (the authors' by default).
         cochleagram_kwargs: arguments for :class:`models.Cochleagram` (defaults = reference).
     """
 
@@ -314,19 +447,14 @@ class SpectroTemporal(nn.Module):
         heads: Mapping[str, int] | None = None,
         rates: Sequence[float] = RATES_HZ,
         scales: Sequence[float] = SCALES_CYC_PER_ERB,
-        pad_factor: float = 2.0,
         cochleagram_kwargs: Mapping | None = None,
     ) -> None:
         super().__init__()
         del heads  # see the docstring
         self.cochleagram = Cochleagram(**dict(cochleagram_kwargs or {}))
         n_channels, n_frames = self.cochleagram.output_shape
-        # The channels are equally spaced in ERB-number (models/filterbank.py); the mean step
-        # is that spacing (0.1636 ERB for the reference layout).
-        erb = freq_to_erb(np.asarray(self.cochleagram.center_freqs, dtype=np.float64))
-        spacing = float(np.mean(np.diff(erb)))
         self.filters = ModulationFilterBank(
-            n_channels, n_frames, spacing, float(self.cochleagram.env_sr), rates, scales, pad_factor
+            n_channels, n_frames, rates, scales, frame_rate=float(self.cochleagram.env_sr)
         )
         # Training code builds an optimiser from parameters(), and PyTorch refuses an empty
         # list; this placeholder has no elements and needs no gradient: nothing is trained.
@@ -338,6 +466,6 @@ class SpectroTemporal(nn.Module):
         return self.filters.n_filters * self.filters.n_channels
 
     def forward(self, waveform: torch.Tensor) -> torch.Tensor:
-        """Waveform ``[batch, samples]`` -> ``[batch, n_filters * n_channels]`` time-averaged power."""
+        """Waveform ``[batch, samples]`` -> ``[batch, n_filters * n_channels]`` time-averaged output."""
         power = self.filters(self.cochleagram(waveform))  # [batch, filters, channels, frames]
         return power.mean(dim=-1).flatten(1)
