@@ -287,11 +287,16 @@ def _waveforms(root: Path, ids: list[str], waveforms: bool) -> np.ndarray | None
 def load_stimuli(root: str | os.PathLike | None, stimulus_ids: Sequence[str]) -> np.ndarray:
     """Read ``root/data/stimuli/<id>.wav`` for each id and return ``[n, 40000]`` float32.
 
-    Each sound is mixed to mono, resampled to 20 kHz (polyphase, reduced integer ratio),
-    cut to its first 2 s (zero-padded if shorter), demeaned and scaled to RMS 0.1.
+    The authors' procedure: each sound is mixed to mono, cut to its first 2 s *at the file's
+    own rate* (``round(2 * rate)`` samples, zero-padded if shorter), that clip is resampled to
+    20 kHz (polyphase, :func:`scipy.signal.resample_poly` with the reduced integer ratio;
+    exactly 40,000 samples, a sample or two padded or trimmed should the ratio not divide
+    evenly), demeaned and scaled to RMS 0.1. Cutting before resampling means nothing after
+    the first 2 s of the file leaks into the clip through the resampling filter.
     A missing file is a :class:`FileNotFoundError`, a silent one a :class:`BenchmarkError`.
     """
     root = resolve_root(root)
+    seconds = CLIP_SAMPLES / SAMPLE_RATE
     out = np.zeros((len(stimulus_ids), CLIP_SAMPLES), dtype=np.float32)
     for i, stim in enumerate(stimulus_ids):
         path = root / STIMULI_DIR / f"{stim}.wav"
@@ -302,13 +307,16 @@ def load_stimuli(root: str | os.PathLike | None, stimulus_ids: Sequence[str]) ->
         except (sf.LibsndfileError, RuntimeError) as exc:
             raise BenchmarkError(f"{path}: not a readable sound file ({exc})") from exc
         audio = audio.mean(axis=1)
-        if rate != SAMPLE_RATE and len(audio):
-            g = math.gcd(int(rate), SAMPLE_RATE)
-            audio = resample_poly(audio, SAMPLE_RATE // g, int(rate) // g)
-        clip = np.zeros(CLIP_SAMPLES)
-        n = min(len(audio), CLIP_SAMPLES)
+        n_own = round(seconds * rate)  # the first 2 s at the file's own rate
+        clip = np.zeros(n_own)
+        n = min(len(audio), n_own)
         clip[:n] = audio[:n]
-        clip -= clip.mean()
+        if int(rate) != SAMPLE_RATE:
+            g = math.gcd(int(rate), SAMPLE_RATE)
+            clip = resample_poly(clip, SAMPLE_RATE // g, int(rate) // g)
+        if len(clip) != CLIP_SAMPLES:  # ratio rounding: 39,999 or 40,001 samples
+            clip = np.pad(clip, (0, max(0, CLIP_SAMPLES - len(clip))))[:CLIP_SAMPLES]
+        clip = clip - clip.mean()
         level = np.sqrt(np.mean(clip**2))
         if not np.isfinite(level) or level < 1e-8:
             raise BenchmarkError(f"{path}: stimulus {stim!r} is silent (RMS {level:.3g} in its first 2 s)")

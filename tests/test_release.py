@@ -133,6 +133,23 @@ def test_waveforms_preprocessed(release, nh2015_with_audio):
 
 
 def _reference_clip(path: Path) -> np.ndarray:
+    """The authors' procedure, written out independently: mono, the first 2 s at the file's
+    own rate (zero-padded), polyphase-resampled to 20 kHz, demeaned, RMS 0.1."""
+    audio, rate = sf.read(path, dtype="float64")
+    if audio.ndim == 2:
+        audio = audio.mean(axis=1)
+    n = 2 * rate
+    x = np.concatenate([audio[:n], np.zeros(max(0, n - len(audio)))])
+    g = math.gcd(rate, 20000)
+    x = resample_poly(x, 20000 // g, rate // g) if rate != 20000 else x
+    assert len(x) == 40000
+    x = x - x.mean()
+    return x * 0.1 / np.sqrt(np.mean(x**2))
+
+
+def _resample_then_cut(path: Path) -> np.ndarray:
+    """The procedure this loader used to follow (and must no longer): the whole file resampled,
+    then cut to 40,000 samples."""
     audio, rate = sf.read(path, dtype="float64")
     if audio.ndim == 2:
         audio = audio.mean(axis=1)
@@ -143,8 +160,8 @@ def _reference_clip(path: Path) -> np.ndarray:
     return x * 0.1 / np.sqrt(np.mean(x**2))
 
 
-@pytest.mark.parametrize("index", [0, 2, 4, 8])  # 44.1 kHz stereo 2.5 s, 20 kHz 2 s, 48 kHz 2.1 s, short 44.1 kHz
-def test_waveform_matches_direct_resampling(release, nh2015_with_audio, index):
+@pytest.mark.parametrize("index", [0, 1, 2, 4, 8])  # 44.1 kHz stereo 2.5 s, 16 kHz 2.3 s, 20 kHz 2 s,
+def test_waveform_matches_direct_resampling(release, nh2015_with_audio, index):  # 48 kHz 2.1 s, short 44.1 kHz
     stim = release["ids"][index]
     seconds = release["audio"][stim][2]
     expected = _reference_clip(release["root"] / "data" / "stimuli" / f"{stim}.wav")
@@ -154,6 +171,54 @@ def test_waveform_matches_direct_resampling(release, nh2015_with_audio, index):
     if n_content < 40000:  # zero-padded: after demeaning the tail is one constant value
         tail = got[n_content + 50 :]
         assert np.ptp(tail) < 1e-6 and len(tail) > 1000
+
+
+@pytest.mark.parametrize(("rate", "channels"), [(44100, 2), (16000, 1), (20000, 1)])
+def test_stimulus_cut_at_own_rate_before_resampling(tmp_path, rate, channels):
+    """A quiet tone for 2 s, then a loud burst right after the cut: the clip must be the first
+    2 s at the file's own rate, resampled, so none of the burst leaks in through the filter."""
+    rng = np.random.default_rng(rate)
+    n = 2 * rate
+    t = np.arange(n + rate // 2) / rate
+    mono = 0.05 * np.sin(2 * np.pi * 330 * t) + 0.01
+    mono[n:] = 0.9 * np.sign(rng.standard_normal(len(t) - n))  # loud broadband burst from 2 s on
+    audio = np.stack([mono + 0.002 * c for c in range(channels)], axis=1)
+    folder = tmp_path / "data" / "stimuli"
+    folder.mkdir(parents=True)
+    path = folder / "burst.wav"
+    sf.write(path, audio, rate, subtype="FLOAT")
+
+    got = load_stimuli(tmp_path, ["burst"])[0]
+    assert got.shape == (40000,) and got.dtype == np.float32
+
+    # independently: the first 2 s at the file's rate -> resample_poly -> demean -> RMS 0.1
+    x = audio.mean(axis=1)[:n]
+    g = math.gcd(rate, 20000)
+    if rate != 20000:
+        x = resample_poly(x, 20000 // g, rate // g)
+    x = x - x.mean()
+    expected = x * 0.1 / np.sqrt(np.mean(x**2))
+    np.testing.assert_allclose(got, expected, atol=2e-6)
+    np.testing.assert_allclose(got, _reference_clip(path), atol=2e-6)
+    np.testing.assert_allclose(np.sqrt(np.mean(got.astype(np.float64) ** 2)), 0.1, atol=1e-6)
+
+    old = _resample_then_cut(path)
+    if rate == 20000:  # nothing to resample: both procedures are one cut
+        np.testing.assert_allclose(got, old, atol=2e-6)
+    else:  # the burst leaks into the last samples when the whole file is resampled first
+        assert np.abs(got - old)[-20:].max() > 0.05
+        assert np.abs(got - old)[:39000].max() < 1e-3
+
+
+def test_short_stimulus_padded_at_own_rate(tmp_path):
+    """A 0.5 s file at 44.1 kHz: zero-padded to 2 s at 44.1 kHz, then resampled."""
+    folder = tmp_path / "data" / "stimuli"
+    folder.mkdir(parents=True)
+    t = np.arange(22050) / 44100
+    sf.write(folder / "short.wav", 0.3 * np.sin(2 * np.pi * 500 * t), 44100, subtype="FLOAT")
+    got = load_stimuli(tmp_path, ["short"])[0]
+    np.testing.assert_allclose(got, _reference_clip(folder / "short.wav"), atol=2e-6)
+    assert np.ptp(got[10000 + 50 :]) < 1e-6
 
 
 def test_load_stimuli_errors(release, tmp_path):
