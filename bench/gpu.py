@@ -1,6 +1,8 @@
 """GPU check: train CochCNN9 and CochResNet50 for a short while and print clips/s and peak
 memory, in float32 and bf16-mixed, with and without torch.compile; then score a network on
-the synthetic benchmark on the GPU (the ridge engine's CUDA path).
+the synthetic benchmark on the GPU (the ridge engine's CUDA path), and check the
+SpectroTemporal filter bank's batched device path against its CPU path and the authors'
+features (tests/fixtures/spectrotemporal_reference.npz).
 
     python bench/gpu.py                       # on a GPU machine (what the README quotes)
     python bench/gpu.py --device cpu --batch 4 --steps 2 --width 0.125   # a smoke run anywhere
@@ -66,6 +68,33 @@ def score_on_device(device: torch.device, width: float) -> tuple[float, float]:
     return result.value, time.perf_counter() - t0
 
 
+def spectrotemporal_check(device: torch.device) -> tuple[float, float, float]:
+    """(worst per-filter difference device vs CPU, worst per-filter difference of the device's
+    features vs the authors', seconds per sound on the device) on the fixture's cochleagrams."""
+    from pathlib import Path
+
+    import numpy as np
+
+    from models.spectrotemporal import ModulationFilterBank
+
+    fixture = np.load(Path(__file__).resolve().parents[1] / "tests" / "fixtures" / "spectrotemporal_reference.npz")
+    coch = torch.from_numpy(fixture["cochleagram"])
+
+    def per_filter(a: np.ndarray, b: np.ndarray) -> float:
+        return float((np.abs(a - b).max(axis=(0, 2)) / np.abs(b).max(axis=(0, 2))).max())
+
+    with torch.inference_mode():
+        cpu = ModulationFilterBank()(coch).numpy()
+        bank = ModulationFilterBank().to(device)
+        bank(coch.to(device))  # warm-up
+        if device.type == "cuda":
+            torch.cuda.synchronize()
+        t0 = time.perf_counter()
+        out = bank(coch.to(device)).cpu().numpy()
+        seconds = (time.perf_counter() - t0) / len(coch)
+    return per_filter(out, cpu), per_filter(out.mean(-1), fixture["features"]), seconds
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--device", default="cuda" if torch.cuda.is_available() else "cpu")
@@ -96,6 +125,9 @@ def main() -> None:
     if not args.no_score:
         value, seconds = score_on_device(device, args.width)
         print(f"synthetic benchmark (8 x 300 voxels) scored on {device}: {value:.3f} in {seconds:.1f} s")
+    vs_cpu, vs_authors, per_sound = spectrotemporal_check(device)
+    print(f"SpectroTemporal filter bank on {device}: {per_sound:.3f} s/sound; per-filter difference vs CPU "
+          f"{vs_cpu:.1e} (expect < 1e-5), vs the authors' features {vs_authors:.1e} (expect < 1e-4)")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,7 @@
     python bench/scoring.py [--voxels 7694] [--device cpu|cuda] [--skip-sklearn]
 
 Workload: 165 stimuli, 7,694 voxels x 3 repetitions in 8 participants, 9 layers with the
-CochCNN9 feature sizes of REFERENCE.md section 2, the 10 reference splits, the 100-alpha
+CochCNN9 feature sizes of docs/reference.md section 2, the 10 reference splits, the 100-alpha
 grid, noise correction, cross-validated best layer and RSA: exactly what
 ``evaluate.score`` does for a CochCNN9 on NH2015. Prints the total seconds, the peak
 resident memory of the process, and, measured in the same run on one layer-split (the

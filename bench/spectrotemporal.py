@@ -18,11 +18,8 @@ Prints
 from __future__ import annotations
 
 import argparse
-import os
-import platform
 import statistics
 import sys
-import time
 from pathlib import Path
 
 import numpy as np
@@ -30,6 +27,7 @@ import torch
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
+from bench.timing import machine_line, seconds  # noqa: E402
 from models import SpectroTemporal  # noqa: E402
 from models.spectrotemporal import (  # noqa: E402
     ModulationFilterBank,
@@ -40,19 +38,6 @@ from models.spectrotemporal import (  # noqa: E402
 FIXTURE = ROOT / "tests" / "fixtures" / "spectrotemporal_reference.npz"
 
 
-def sync(device: torch.device) -> None:
-    if device.type == "cuda":
-        torch.cuda.synchronize()
-
-
-def timed(fn, device: torch.device) -> float:
-    sync(device)
-    t0 = time.perf_counter()
-    fn()
-    sync(device)
-    return time.perf_counter() - t0
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--repeats", type=int, default=5)
@@ -60,12 +45,11 @@ def main() -> None:
     parser.add_argument("--batches", type=int, nargs="+", default=[1, 8])
     args = parser.parse_args()
     device = torch.device(args.device)
-    print(f"torch {torch.__version__}, {torch.get_num_threads()} threads, {os.cpu_count()} CPUs, "
-          f"{platform.processor() or platform.machine()}, device {device}")  # fmt: skip
+    print(machine_line(device))
 
     for label in ("first", "second"):
-        t_bank = timed(lambda: ModulationFilterBank().to(device), device)
-        t_model = timed(lambda: SpectroTemporal().to(device), device)
+        t_bank = seconds(lambda: ModulationFilterBank().to(device), device)
+        t_model = seconds(lambda: SpectroTemporal().to(device), device)
         print(f"build ({label}): filter bank {t_bank * 1e3:.1f} ms, SpectroTemporal {t_model * 1e3:.1f} ms")
 
     model = SpectroTemporal().to(device).eval()
@@ -75,8 +59,8 @@ def main() -> None:
         with torch.inference_mode():
             coch = model.cochleagram(wave)
             model(wave)  # warm-up
-            bank = [timed(lambda: model.filters(coch), device) for _ in range(args.repeats)]
-            whole = [timed(lambda: model(wave), device) for _ in range(args.repeats)]
+            bank = [seconds(lambda: model.filters(coch), device) for _ in range(args.repeats)]
+            whole = [seconds(lambda: model(wave), device) for _ in range(args.repeats)]
         b, w = statistics.median(bank) / batch, statistics.median(whole) / batch
         print(f"batch {batch}: filter bank {b:.3f} s/sound (best {min(bank) / batch:.3f}), whole model "
               f"{w:.3f} s/sound (best {min(whole) / batch:.3f}; {1 / w:.1f} sounds/s)")  # fmt: skip
