@@ -2,7 +2,7 @@
 
 Each clip is 2 s at 20 kHz with a labelled word centred at 1 s inside context words
 spoken by the same voice, like the Word-Speaker-Noise (WSN) excerpts of the reference
-(REFERENCE.md section 4). Speakers are distinct espeak voice settings (accent x voice
+(docs/reference.md section 4). Speakers are distinct espeak voice settings (accent x voice
 variant x pitch x rate). Backgrounds for the noisy condition are stationary coloured
 noise and multi-talker babble. Validation clips use held-out context words and their
 own backgrounds.

@@ -1,4 +1,4 @@
-"""The Word-Speaker-Noise (WSN) corpus from its HDF5 release files (REFERENCE.md section 4).
+"""The Word-Speaker-Noise (WSN) corpus from its HDF5 release files (docs/reference.md section 4).
 
 Each file holds ``N`` examples under these keys:
 

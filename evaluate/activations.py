@@ -1,4 +1,4 @@
-"""Time-averaged activations of named layers of any ``torch.nn.Module`` (REFERENCE.md section 6).
+"""Time-averaged activations of named layers of any ``torch.nn.Module`` (docs/reference.md section 6).
 
 Forward hooks capture each named submodule's output while the model runs on batches of
 waveforms; each output is reduced to one feature vector per sound:

@@ -94,7 +94,7 @@ def alpha_window(eigenvalues: torch.Tensor, alphas: np.ndarray) -> np.ndarray:
     For ``alpha > 1e8 * max(lam)`` the fit is the mean-only limit and for
     ``alpha < 1e-8 * min(lam > 0)`` the minimum-norm interpolation limit, up to relative
     changes below 1e-8; the reference picks among such plateau alphas by rounding noise
-    (REFERENCE.md section 6). The window keeps every alpha in between plus the nearest one
+    (docs/reference.md section 6). The window keeps every alpha in between plus the nearest one
     beyond each end, which stands for its plateau.
     """
     positive = eigenvalues[(eigenvalues > 0) & torch.isfinite(eigenvalues)]

@@ -1,4 +1,4 @@
-"""Representational similarity analysis (REFERENCE.md section 6).
+"""Representational similarity analysis (docs/reference.md section 6).
 
 Features and responses are z-scored with training-sound statistics; a representation's
 similarity matrix is the Pearson correlation between sounds; model and brain are compared

@@ -1,4 +1,4 @@
-"""Score activations against a benchmark exactly as the reference pipeline (REFERENCE.md section 6).
+"""Score activations against a benchmark exactly as the reference pipeline (docs/reference.md section 6).
 
 Per split (10 reference splits, 83 train / 82 test sounds) and layer:
   * ridge with per-voxel alpha by leave-one-out (evaluate.ridge), fitted on the mean of
@@ -217,7 +217,7 @@ def score(
     mean_resp = resp.mean(axis=2)
     n_targets, n_splits, n_layers = benchmark.n_targets, len(splits), len(layers)
     pairs = list(itertools.combinations(range(n_reps), 2)) if corrected else []
-    # Columns [rep 0 | rep 1 | ...]; the ridge also fits their mean (REFERENCE.md: the mean of
+    # Columns [rep 0 | rep 1 | ...]; the ridge also fits their mean (docs/reference.md: the mean of
     # the repetitions) and returns [mean | rep 0 | ...].
     stacked = np.concatenate([resp[:, :, k] for k in range(n_reps)], axis=1) if corrected else mean_resp
     y_all = torch.as_tensor(stacked, dtype=torch.float64, device=dev)

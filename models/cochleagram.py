@@ -1,4 +1,4 @@
-"""Differentiable cochleagram front end (REFERENCE.md section 1, "cochleagram_1").
+"""Differentiable cochleagram front end (docs/reference.md section 1, "cochleagram_1").
 
 Pipeline: rfft of the waveform -> ERB half-cosine filterbank -> analytic-signal (Hilbert)
 envelope of every subband at the full sample rate, floored at 1e-8 -> windowed-sinc

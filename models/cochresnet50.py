@@ -1,4 +1,4 @@
-"""CochResNet50: a torchvision-style ResNet-50 on the cochleagram (REFERENCE.md section 3).
+"""CochResNet50: a torchvision-style ResNet-50 on the cochleagram (docs/reference.md section 3).
 
 Written out here (no torchvision dependency): a 1-channel 7x7 stride-2 stem, max pool,
 Bottleneck stages ``[3, 4, 6, 3]`` (expansion 4, stride on the 3x3 conv, 1x1 conv + BN

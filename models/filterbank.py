@@ -1,7 +1,7 @@
 """Cochlear filterbank and envelope-downsampling kernel of the reference cochleagram.
 
 Pure numpy; :class:`models.Cochleagram` turns these arrays into torch buffers.
-The definitions follow REFERENCE.md section 1 ("cochleagram_1").
+The definitions follow docs/reference.md section 1 ("cochleagram_1").
 """
 
 from __future__ import annotations

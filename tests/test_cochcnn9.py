@@ -5,7 +5,7 @@ import torch
 
 from models import CochCNN9
 
-# REFERENCE.md section 2: time-averaged feature sizes (channels x frequency).
+# docs/reference.md section 2: time-averaged feature sizes (channels x frequency).
 REFERENCE_SIZES = {
     "relu0": 6816,
     "maxpool0": 3456,

@@ -1,4 +1,4 @@
-"""CochResNet50 (REFERENCE.md section 3): shapes, parameter count, hooks, gradients, config."""
+"""CochResNet50 (docs/reference.md section 3): shapes, parameter count, hooks, gradients, config."""
 
 from __future__ import annotations
 

@@ -49,7 +49,7 @@ def _ridge_predict(x_train, y_train, x_test):
 
 
 def reference_voxel(x, resp, train, test):
-    """(r2, corrected r2, alpha) of one voxel and split, written out from REFERENCE.md section 6."""
+    """(r2, corrected r2, alpha) of one voxel and split, written out from docs/reference.md section 6."""
     mean = resp.mean(axis=1)
     pred, alpha = _ridge_predict(x[train], mean[train], x[test])
     r = 0.0 if np.std(pred) == 0 else _corr(pred, mean[test])
