@@ -8,7 +8,6 @@ import functools
 import importlib
 import logging
 import sys
-import textwrap
 
 import numpy as np
 import pytest

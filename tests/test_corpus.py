@@ -192,3 +192,16 @@ def test_jitter_keeps_the_word_over_the_centre(tiny_corpus):
         shifts.add(lag)
         assert start + lag <= len(shifted) // 2 < end + lag  # the word still covers the centre
     assert len(shifts) > 3
+
+
+def test_validation_snrs_are_random_in_the_training_range_and_fixed_per_clip(tiny_corpus):
+    """As the authors' pipeline: validation clips are mixed at an SNR drawn uniformly from the
+    training range (not one fixed SNR), the same draw for a clip every time (deterministic)."""
+    def val_snrs(seed):
+        val = SpeechInNoiseDataset(tiny_corpus, "val", "noisy", (-10, 10), train=False, seed=seed)
+        return [float(val[i]["snr_db"]) for i in range(len(val))]
+
+    snrs = val_snrs(0)
+    assert all(-10 <= s <= 10 for s in snrs) and len(set(snrs)) == len(snrs) >= 10
+    assert min(snrs) < -3 and max(snrs) > 3  # spread over the range
+    assert val_snrs(0) == snrs and val_snrs(1) != snrs

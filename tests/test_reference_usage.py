@@ -45,7 +45,8 @@ def test_evaluate_cli_scores_a_released_checkpoint_and_its_permuted_control(tmp_
     logs = tmp_path / "logs"
     proc = subprocess.run(
         [sys.executable, "-m", "evaluate", "model=reference", f"model.path={path}", "benchmark=synthetic",
-         "benchmark.voxels_per_participant=20", "control=permuted", "figures=false", "progress=false"],
+         "benchmark.voxels_per_participant=20", "layers=[relu2,relufc]", "control=permuted", "figures=false",
+         "progress=false"],
         cwd=REPO, env=_env(cache_dir, logs), capture_output=True, text=True, timeout=600,
     )  # fmt: skip
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
