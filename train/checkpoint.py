@@ -10,7 +10,7 @@ import torch
 from torch import nn
 
 from models.reference import is_reference_layout
-from train.module import CHECKPOINT_KEY, check_layout
+from train.module import CHECKPOINT_KEY, check_layout, network_state
 
 
 @dataclass
@@ -43,8 +43,7 @@ def load_network(ckpt_path: str | os.PathLike, map_location: str | torch.device 
         )
     check_layout(ckpt_path, meta)
     net = hydra.utils.instantiate(meta["model_config"], heads=meta["label_sizes"])
-    state = {k[len("net.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
-    net.load_state_dict(state)
+    net.load_state_dict(network_state(ckpt))
     return TrainedNetwork(
         net=net,
         label_sizes=dict(meta["label_sizes"]),

@@ -19,7 +19,7 @@ import torch
 from torch import nn
 
 from models.reference import is_reference_layout, load_checkpoint_file, reference_from_dict
-from train.module import CHECKPOINT_KEY, check_layout
+from train.module import CHECKPOINT_KEY, check_layout, network_state
 
 log = logging.getLogger(__name__)
 
@@ -52,8 +52,7 @@ def checkpoint_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor]
     ckpt = load_checkpoint_file(path)
     if isinstance(ckpt, dict) and CHECKPOINT_KEY in ckpt:
         check_layout(path, ckpt[CHECKPOINT_KEY])
-        state = {k[len("net.") :]: v for k, v in ckpt["state_dict"].items() if k.startswith("net.")}
-        return state, f"{path} (python -m train, step {ckpt.get('global_step', '?')})"
+        return network_state(ckpt), f"{path} (python -m train, step {ckpt.get('global_step', '?')})"
     if is_reference_layout(ckpt):
         ref = reference_from_dict(path, ckpt)
         return ref.state, f"{path} (the authors' {ref.reference_name})"

@@ -37,6 +37,11 @@ def check_layout(ckpt_path: str | os.PathLike | None, meta: dict) -> None:
         )
 
 
+def network_state(checkpoint: dict) -> dict[str, torch.Tensor]:
+    """The network's state dict inside a checkpoint of :class:`TaskModule` (its ``net.`` entries)."""
+    return {k[len("net.") :]: v for k, v in checkpoint["state_dict"].items() if k.startswith("net.")}
+
+
 class TaskModule(pl.LightningModule):
     """Trains ``net`` (waveform ``[batch, samples]`` -> ``{head: logits}``) on ``heads``.
 
