@@ -32,8 +32,6 @@ from data.sampler import EpochShuffleSampler
 
 NOISE_CONDITIONS = ("clean", "noisy")
 MISSING = -1  # label index of a clip without that label (ignored by the losses)
-SAMPLE_RATE = 20000
-CLIP_SAMPLES = 40000
 
 
 def check_noise(noise: str, snr_db) -> tuple[float, float]:

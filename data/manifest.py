@@ -39,10 +39,10 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 import torch
-from scipy.signal import resample_poly
 from torch.utils.data import Dataset
 
-from data.base import CLIP_SAMPLES, MISSING, SAMPLE_RATE, MixingDataModule, check_noise, clean_item, jitter_crop
+from data.audio import CLIP_SAMPLES, SAMPLE_RATE, resample
+from data.base import MISSING, MixingDataModule, check_noise, clean_item, jitter_crop
 from data.wsn import read_vocabulary
 
 log = logging.getLogger(__name__)
@@ -202,12 +202,9 @@ def probe_audio(paths: Sequence[Path], what: str) -> tuple[np.ndarray, np.ndarra
     return frames, rates, np.array([r[2] is None for r in results], dtype=bool)
 
 
-def resample_to(audio: np.ndarray, rate: int, target: int = SAMPLE_RATE) -> np.ndarray:
-    """Polyphase resampling of ``audio`` ``[samples]`` from ``rate`` to ``target`` Hz (float32)."""
-    if rate == target:
-        return audio.astype(np.float32, copy=False)
-    g = math.gcd(int(rate), int(target))
-    return resample_poly(audio, target // g, int(rate) // g).astype(np.float32)
+def resample_to(audio: np.ndarray, rate: int) -> np.ndarray:
+    """``audio`` ``[samples]`` at ``rate`` -> float32 at 20 kHz (:func:`data.audio.resample`)."""
+    return resample(audio, rate).astype(np.float32, copy=False)
 
 
 def read_mono(path: Path, start: int, stop: int) -> tuple[np.ndarray, int]:

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import torch
 
-TARGET_RMS = 0.1  # every clip the networks see is RMS-normalised to this level
+from data.audio import TARGET_RMS
+
 _SILENT_RMS = 1e-6  # below this RMS a signal counts as silent
 
 

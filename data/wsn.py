@@ -28,7 +28,8 @@ import numpy as np
 import torch
 from torch.utils.data import Dataset
 
-from data.base import CLIP_SAMPLES, MISSING, SAMPLE_RATE, MixingDataModule, check_noise, clean_item, jitter_crop
+from data.audio import CLIP_SAMPLES, SAMPLE_RATE
+from data.base import MISSING, MixingDataModule, check_noise, clean_item, jitter_crop
 
 log = logging.getLogger(__name__)
 

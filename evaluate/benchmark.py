@@ -16,8 +16,6 @@ import pandas as pd
 log = logging.getLogger(__name__)
 
 ROIS = ("Primary", "Anterior", "Lateral", "Posterior")
-SAMPLE_RATE = 20000
-CLIP_SAMPLES = 40000  # the first 2 s of every stimulus
 
 
 class BenchmarkError(ValueError):

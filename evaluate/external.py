@@ -15,7 +15,7 @@ import numpy as np
 import torch
 from torch import nn
 
-from evaluate.benchmark import SAMPLE_RATE
+from data.audio import SAMPLE_RATE, resample_torch
 
 log = logging.getLogger(__name__)
 
@@ -38,9 +38,7 @@ def resample_for_model(
     rate = model_sample_rate(model, sample_rate)
     if rate == SAMPLE_RATE:
         return waveforms
-    import torchaudio.functional
-
     wav = waveforms if isinstance(waveforms, torch.Tensor) else torch.from_numpy(np.asarray(waveforms, np.float32))
-    out = torchaudio.functional.resample(wav.float(), SAMPLE_RATE, rate)
+    out = resample_torch(wav, SAMPLE_RATE, rate)
     log.info("Resampled the stimuli %d Hz -> %d Hz for %s", SAMPLE_RATE, rate, type(model).__name__)
     return out if isinstance(waveforms, torch.Tensor) else out.numpy()

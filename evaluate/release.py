@@ -71,9 +71,9 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 from scipy.io import loadmat
-from scipy.signal import resample_poly
 
-from evaluate.benchmark import CLIP_SAMPLES, ROIS, SAMPLE_RATE, Benchmark, BenchmarkError
+from data.audio import CLIP_SAMPLES, SAMPLE_RATE, TARGET_RMS, resample
+from evaluate.benchmark import ROIS, Benchmark, BenchmarkError
 
 log = logging.getLogger(__name__)
 
@@ -81,7 +81,6 @@ ROOT_ENV = "AUDITORY_DNN_FMRI_ROOT"
 DOWNLOAD_COMMAND = "python -m evaluate.download"
 N_STIMULI = 165
 N_REPS = 3
-TARGET_RMS = 0.1
 BENCHMARKS = ("nh2015", "b2021", "nh2015comp")
 CATEGORIES = (
     "Music", "Song", "EngSpeech", "ForSpeech", "HumVoc", "AniVoc",
@@ -311,9 +310,7 @@ def load_stimuli(root: str | os.PathLike | None, stimulus_ids: Sequence[str]) ->
         clip = np.zeros(n_own)
         n = min(len(audio), n_own)
         clip[:n] = audio[:n]
-        if int(rate) != SAMPLE_RATE:
-            g = math.gcd(int(rate), SAMPLE_RATE)
-            clip = resample_poly(clip, SAMPLE_RATE // g, int(rate) // g)
+        clip = resample(clip, rate)
         if len(clip) != CLIP_SAMPLES:  # ratio rounding: 39,999 or 40,001 samples
             clip = np.pad(clip, (0, max(0, CLIP_SAMPLES - len(clip))))[:CLIP_SAMPLES]
         clip = clip - clip.mean()

@@ -58,7 +58,6 @@ from evaluate.benchmark import ROIS, Benchmark, BenchmarkError
 
 log = logging.getLogger(__name__)
 
-SAMPLE_RATE = 20000
 N_PER_CATEGORY = 15
 COMPONENT_NAMES = ("low-frequency", "high-frequency", "envsounds", "pitch", "music", "speech")
 BEST_FREQUENCIES = (200.0, 400.0, 800.0, 1600.0, 3200.0, 6400.0, 8000.0)

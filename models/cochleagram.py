@@ -29,6 +29,7 @@ from typing import Literal
 import torch
 from torch import nn
 
+from data.audio import CLIP_SAMPLES, SAMPLE_RATE
 from models.filterbank import erb_cosine_filterbank, sinc_kaiser_kernel
 
 ENVELOPE_FLOOR = 1e-8  # the reference clamps |analytic|^2 at 1e-16 before the square root
@@ -105,8 +106,8 @@ class Cochleagram(nn.Module):
 
     def __init__(
         self,
-        signal_length: int = 40000,
-        sample_rate: int = 20000,
+        signal_length: int = CLIP_SAMPLES,
+        sample_rate: int = SAMPLE_RATE,
         env_sr: int = 200,
         n: int = 50,
         low_hz: float = 50.0,

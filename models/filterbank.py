@@ -10,6 +10,8 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from data.audio import CLIP_SAMPLES, SAMPLE_RATE
+
 
 def freq_to_erb(freq_hz: np.ndarray | float) -> np.ndarray:
     """Glasberg & Moore ERB-number of a frequency in Hz."""
@@ -38,8 +40,8 @@ class ErbCosineFilterbank:
 
 
 def erb_cosine_filterbank(
-    signal_length: int = 40000,
-    sample_rate: int = 20000,
+    signal_length: int = CLIP_SAMPLES,
+    sample_rate: int = SAMPLE_RATE,
     n: int = 50,
     low_hz: float = 50.0,
     high_hz: float = 10000.0,

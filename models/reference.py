@@ -25,7 +25,6 @@ label names of the authors' training data attached (``net.vocabularies``), in ev
 from __future__ import annotations
 
 import functools
-import hashlib
 import json
 import logging
 import os
@@ -37,6 +36,7 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from data.cache import sha256_file
 from models.cochcnn9 import CochCNN9
 from models.cochleagram import Cochleagram
 from models.cochresnet50 import CochResNet50
@@ -269,11 +269,6 @@ def reference_from_dict(path: Path, ckpt: object) -> ReferenceCheckpoint:
                                epoch=int(epoch) if isinstance(epoch, int) else None)  # fmt: skip
 
 
-def _file_digest(path: Path) -> str:
-    with open(path, "rb") as f:
-        return hashlib.file_digest(f, "sha256").hexdigest()
-
-
 def _reference_key(ref: ReferenceCheckpoint, key: str) -> str:
     """Our key -> the released file's key, for messages."""
     if key.startswith("heads."):
@@ -328,7 +323,7 @@ def load_reference_checkpoint(path: str | os.PathLike, map_location: str | torch
                         ref.path, name, size, name, len(vocabularies[name]))  # fmt: skip
     net.state_dict_order = tuple(ref.state)
     net.identifier = f"{ref.architecture}-reference@{ref.path.parent.name or ref.path.stem}"
-    net.provenance = {"path": str(ref.path.resolve()), "sha256": _file_digest(ref.path),
+    net.provenance = {"path": str(ref.path.resolve()), "sha256": sha256_file(ref.path),
                       "architecture": ref.reference_name, "epoch": ref.epoch, "heads": dict(ref.heads)}  # fmt: skip
     log.info("Loaded %s (%s, heads %s) from %s", ref.reference_name, ref.architecture, ref.heads, ref.path)
     return net.to(map_location).eval()

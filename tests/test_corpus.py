@@ -21,7 +21,8 @@ from data.corpus import (
     vocabulary_words,
 )
 from data.datamodule import EmbeddedSpeechDataModule, SpeechInNoiseDataset
-from data.mixing import TARGET_RMS, rms
+from data.audio import TARGET_RMS
+from data.mixing import rms
 from data.tts import Voice
 from tests.conftest import TINY_CORPUS
 

@@ -15,9 +15,10 @@ import torch
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
-from data.base import CLIP_SAMPLES, MISSING, SAMPLE_RATE
+from data.audio import CLIP_SAMPLES, SAMPLE_RATE, TARGET_RMS
+from data.base import MISSING
 from data.manifest import ManifestDataModule, ManifestDataset, read_manifest
-from data.mixing import TARGET_RMS, rms
+from data.mixing import rms
 
 BURST = 0.8
 FLOOR = 1e-3

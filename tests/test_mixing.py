@@ -4,7 +4,8 @@ import math
 
 import torch
 
-from data.mixing import TARGET_RMS, mix_at_snr, mixture_components, rms, rms_normalize
+from data.audio import TARGET_RMS
+from data.mixing import mix_at_snr, mixture_components, rms, rms_normalize
 
 
 def _signals(n=6, length=40000, seed=0):

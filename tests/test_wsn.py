@@ -13,8 +13,9 @@ import torch
 from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
-from data.base import CLIP_SAMPLES, MISSING, SAMPLE_RATE
-from data.mixing import TARGET_RMS, rms
+from data.audio import CLIP_SAMPLES, SAMPLE_RATE, TARGET_RMS
+from data.base import MISSING
+from data.mixing import rms
 from data.wsn import (
     EVENTS_KEY,
     NOISE_KEY,
