@@ -1,4 +1,5 @@
-"""Background sounds for the noisy condition: stationary coloured noise and multi-talker babble."""
+"""Background sounds for the noisy condition: multi-talker babble (stationary coloured noise is
+:func:`data.synth.coloured_noise`)."""
 
 from __future__ import annotations
 
@@ -6,21 +7,7 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from data.tts import EspeakSynthesizer, Voice
-
-
-def coloured_noise(n_samples: int, exponent: float, rng: np.random.Generator, sample_rate: int = 20000) -> np.ndarray:
-    """Stationary Gaussian noise with power spectrum ``~ f ** -exponent`` (0 white, 1 pink,
-    2 brown, -1 blue), unit RMS, float32 ``[n_samples]``. Content below 20 Hz is removed so
-    brown noise does not turn into a slow drift."""
-    spectrum = np.fft.rfft(rng.standard_normal(n_samples))
-    freqs = np.fft.rfftfreq(n_samples, 1.0 / sample_rate)
-    shaping = np.zeros_like(freqs)
-    audible = freqs >= 20.0
-    shaping[audible] = freqs[audible] ** (-exponent / 2.0)
-    noise = np.fft.irfft(spectrum * shaping, n_samples)
-    noise -= noise.mean()
-    return (noise / np.sqrt(np.mean(noise**2))).astype(np.float32)
+from data.synth import EspeakSynthesizer, Voice
 
 
 def babble(

@@ -23,15 +23,26 @@ import os
 from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 
 import numpy as np
 from tqdm.auto import tqdm
 
-from data.backgrounds import babble, coloured_noise
+from data.audio import SAMPLE_RATE
+from data.backgrounds import babble
 from data.cache import cache_root, get_or_build
-from data.tts import EspeakSynthesizer, Voice, WordTiming, english_voices, voice_variants
+from data.synth import (
+    EVENT_CLASSES,
+    Voice,
+    WordTiming,
+    coloured_noise,
+    context_words,
+    english_voices,
+    espeak_engine,
+    synthesize_event,
+    vocabulary_words,
+    voice_variants,
+)
 
 log = logging.getLogger(__name__)
 
@@ -56,33 +67,7 @@ EVENT_LEVELS_DB = (-9.0, 0.0)  # relative level of each event in a background
 def event_vocabulary() -> tuple[str, ...]:
     """Audio-event classes of the embedded corpus's backgrounds: stationary coloured noise,
     multi-talker babble, and every event class of the procedural synthesizer."""
-    from data.sounds import EVENT_CLASSES
-
     return ("stationary_noise", "babble", *EVENT_CLASSES)
-
-
-def _read_word_list(name: str) -> tuple[list[str], list[str]]:
-    """Words of a resource file, split at a ``# validation`` marker line if present."""
-    text = resources.files("data").joinpath("resources", name).read_text()
-    parts: list[list[str]] = [[]]
-    for line in text.splitlines():
-        line = line.strip()
-        if line.lower() == "# validation":
-            parts.append([])
-        elif line and not line.startswith("#"):
-            parts[-1].append(line)
-    return parts[0], (parts[1] if len(parts) > 1 else [])
-
-
-def vocabulary_words() -> list[str]:
-    """All labelled words available, in their fixed order."""
-    return _read_word_list("vocabulary.txt")[0]
-
-
-@functools.lru_cache(maxsize=1)
-def context_words() -> tuple[list[str], list[str]]:
-    """(training, validation) context words; the two lists are disjoint."""
-    return _read_word_list("context_words.txt")
 
 
 @dataclass(frozen=True)
@@ -230,16 +215,6 @@ def plan_jobs(spec: CorpusSpec) -> tuple[list[ClipJob], list[BackgroundJob]]:
     return clips, backgrounds
 
 
-_SYNTH: EspeakSynthesizer | None = None
-
-
-def _synth(sample_rate: int) -> EspeakSynthesizer:
-    global _SYNTH
-    if _SYNTH is None or _SYNTH.sample_rate != sample_rate:
-        _SYNTH = EspeakSynthesizer(sample_rate)
-    return _SYNTH
-
-
 def render_clip(job: ClipJob, voice: Voice, sample_rate: int, n_samples: int) -> tuple[np.ndarray, int, int, str]:
     """Render one labelled clip: ``(waveform float32 [n_samples], target_start, target_end,
     text)`` with the target word's midpoint at sample ``n_samples // 2``.
@@ -254,7 +229,7 @@ def render_clip(job: ClipJob, voice: Voice, sample_rate: int, n_samples: int) ->
         n_before, n_after = (int(v) for v in rng.integers(*CONTEXT_WORDS_PER_SIDE, size=2))
         before, after = list(rng.choice(context, n_before)), list(rng.choice(context, n_after))
         text = " ".join([*before, job.target, *after])
-        utt = _synth(sample_rate).synthesize(text, voice)
+        utt = espeak_engine(sample_rate).synthesize(text, voice)
         word = _find_token(utt.words, n_before, job.target)
         if word is not None:
             break
@@ -287,19 +262,16 @@ def _find_token(words: Sequence[WordTiming], token_index: int, expected: str) ->
 def render_background(job: BackgroundJob, sample_rate: int, n_samples: int) -> np.ndarray:
     """Render one background clip: its events, each at unit RMS times a random level in
     :data:`EVENT_LEVELS_DB`, summed and normalised to unit RMS; float32 ``[n_samples]``."""
-    from data.sounds import SAMPLE_RATE as SYNTH_RATE
-    from data.sounds import synthesize_event
-
     rng = np.random.default_rng(list(job.seed))
     total = np.zeros(n_samples, dtype=np.float64)
     for k, event in enumerate(job.events):
         if event == "stationary_noise":
-            part = coloured_noise(n_samples, job.exponent, rng, sample_rate)
+            part = coloured_noise(rng, n_samples, job.exponent, sample_rate, zero_mean=True).astype(np.float32)
         elif event == "babble":
-            part = babble(_synth(sample_rate), job.talkers, n_samples, rng)
+            part = babble(espeak_engine(sample_rate), job.talkers, n_samples, rng)
         else:
-            if sample_rate != SYNTH_RATE:
-                raise ValueError(f"sound events are synthesised at {SYNTH_RATE} Hz, the corpus is at {sample_rate} Hz")
+            if sample_rate != SAMPLE_RATE:
+                raise ValueError(f"sound events are synthesised at {SAMPLE_RATE} Hz, the corpus is at {sample_rate} Hz")
             seed = int(np.random.default_rng([*job.seed, k]).integers(2**31))
             part = synthesize_event(event, seed, duration=n_samples / sample_rate).waveform[:n_samples]
         level = np.sqrt(np.mean(np.square(part, dtype=np.float64)))

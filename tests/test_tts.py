@@ -1,4 +1,4 @@
-"""Tests for data/tts.py: real espeak-ng synthesis, no mocks of the synthesizer."""
+"""Tests for the espeak-ng engine (data/synth/espeak*.py, alignment.py): real synthesis, no mocks."""
 
 from __future__ import annotations
 
@@ -6,17 +6,14 @@ import ctypes
 import multiprocessing as mp
 import pickle
 import re
-import sys
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import numpy as np
 import pytest
 
-sys.path.insert(0, str(Path(__file__).resolve().parents[1]))  # also works with plain `pytest`
-
-import data.tts as tts  # noqa: E402
-from data.tts import (  # noqa: E402
+from data.synth import espeak_lib
+from data.synth.espeak import (
     EspeakSynthesizer,
     Utterance,
     Voice,
@@ -66,11 +63,11 @@ def check_timings(u: Utterance) -> None:
 # --------------------------------------------------------------------------- layout
 @pytest.mark.skipif(ctypes.sizeof(ctypes.c_void_p) != 8, reason="64-bit layout")
 def test_event_struct_layout_64bit() -> None:
-    ev = tts._EspeakEvent
+    ev = espeak_lib._EspeakEvent
     assert ctypes.sizeof(ev) == 40
     assert [ev.text_position.offset, ev.length.offset, ev.audio_position.offset, ev.sample.offset] == [8, 12, 16, 20]
     assert ev.user_data.offset == 24 and ev.id.offset == 32
-    assert ctypes.sizeof(tts._EventId) == 8
+    assert ctypes.sizeof(espeak_lib._EventId) == 8
 
 
 # --------------------------------------------------------------------------- basics
@@ -266,11 +263,11 @@ def test_library_load_failure(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -
     bogus.write_bytes(b"this is not an ELF file")
     monkeypatch.setattr(espeakng_loader, "get_library_path", lambda: str(bogus))
     with pytest.raises(RuntimeError, match=re.escape(str(bogus))):
-        tts._Process()
+        espeak_lib.Process()
     missing = tmp_path / "missing" / "libespeak-ng.so"
     monkeypatch.setattr(espeakng_loader, "get_library_path", lambda: str(missing))
     with pytest.raises(RuntimeError, match=re.escape(str(missing))):
-        tts._Process()
+        espeak_lib.Process()
 
 
 # --------------------------------------------------------------------------- concurrency
