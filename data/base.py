@@ -10,7 +10,8 @@ Dataset items (before batching) are dicts:
 * ``word``, ``speaker``: int64 scalars, :data:`MISSING` (-1) when the clip has no such label;
 * ``audioset``: float32 ``[n_event_classes]`` multi-hot labels of the background's events;
 * ``audioset_mask``: float32 scalar, 1 when the event labels are valid (0 in the clean
-  condition, where there is no background, or when a source has no event labels).
+  condition, where the background window is silent, or when a source has no event labels;
+  :func:`data.condition.event_mask`).
 
 Workers only read and slice audio; :meth:`MixingDataModule.on_after_batch_transfer` mixes
 speech and background at the drawn SNR and RMS-normalises to 0.1 on the model's device,
@@ -19,70 +20,17 @@ adding ``waveform`` ``[batch, samples]`` to the batch.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 
-import numpy as np
 import pytorch_lightning as pl
 import torch
 from torch.utils.data import DataLoader, Dataset, DistributedSampler
 
+from data.condition import ConditionOptions
 from data.mixing import mix_at_snr
 from data.sampler import EpochShuffleSampler
 
-NOISE_CONDITIONS = ("clean", "noisy")
 MISSING = -1  # label index of a clip without that label (ignored by the losses)
-
-
-def check_noise(noise: str, snr_db) -> tuple[float, float]:
-    """Validate the noise condition and SNR range; returns ``(low, high)`` in dB."""
-    if noise not in NOISE_CONDITIONS:
-        raise ValueError(f"data.noise must be one of {NOISE_CONDITIONS}, got {noise!r}")
-    low, high = (float(v) for v in snr_db)
-    if not low <= high:
-        raise ValueError(f"data.snr_db must be [low, high] with low <= high, got {list(snr_db)}")
-    return low, high
-
-
-def jitter_crop(
-    audio: np.ndarray,
-    length: int,
-    target: tuple[int, int] | None,
-    rng: np.random.Generator | None,
-    dtype: np.dtype | type = np.float32,
-) -> np.ndarray:
-    """A ``length``-sample window of ``audio`` (zero-padded if shorter), as ``dtype``
-    (``np.int16`` keeps stored int16 audio compact until it reaches the device).
-
-    Without ``rng`` the window is centred on ``target`` (start, end samples of the labelled
-    word) or on the clip. With ``rng`` it is shifted at random as far as the word still
-    overlaps the window's centre (the reference's time-jitter crop).
-    """
-    n = len(audio)
-    mid = (target[0] + target[1]) // 2 if target is not None else n // 2
-    start = mid - length // 2
-    if rng is not None:
-        lo, hi = (target[0], target[1]) if target is not None else (mid, mid + 1)
-        # The centre sample (start + length // 2) must land inside [lo, hi).
-        start = int(rng.integers(lo, max(hi, lo + 1))) - length // 2
-    out = np.zeros(length, dtype=dtype)
-    src0, src1 = max(start, 0), min(start + length, n)
-    if src1 > src0:
-        out[src0 - start : src1 - start] = audio[src0:src1]
-    return out
-
-
-def empty_events(n_classes: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """Event labels of a clip without events: zeros and mask 0."""
-    return torch.zeros(n_classes, dtype=torch.float32), torch.tensor(0.0)
-
-
-def clean_item(item: dict, n_event_classes: int) -> dict:
-    """Make ``item`` a clean-speech item: no background, event labels masked."""
-    item["background"] = torch.zeros(item["speech"].shape, dtype=torch.float32)
-    item["snr_db"] = torch.tensor(math.inf)
-    item["audioset"], item["audioset_mask"] = empty_events(n_event_classes)
-    return item
 
 
 def _resume_position(fit_loop) -> tuple[int, int]:
@@ -98,28 +46,41 @@ def _resume_position(fit_loop) -> tuple[int, int]:
 
 
 class MixingDataModule(pl.LightningDataModule):
-    """Base of the training DataModules: loaders, and mixing on the model's device.
+    """Base of the training DataModules: the options they all share, loaders, and mixing on
+    the model's device.
 
-    It validates and keeps the noise condition (``noise``, ``snr_db`` in dB, ``seed`` of the
-    fixed validation draws). Subclasses set ``self.train_set`` / ``self.val_set`` in :meth:`setup` and provide
-    :attr:`label_sizes` and :attr:`vocabularies` (class names per label; saved with
-    checkpoints so a trained network's outputs can be read).
+    Subclasses take their source's own arguments and pass these on by name (the same names
+    in every ``conf/data/*.yaml``); they set ``self.train_set`` / ``self.val_set`` in
+    :meth:`setup`, drawing each clip's condition with :class:`data.condition.ConditionDraws`
+    from :attr:`condition`, and provide :attr:`vocabularies` (class names per label; saved
+    with checkpoints so a trained network's outputs can be read).
+
+    Args:
+        noise: ``"noisy"`` (speech + background at an SNR drawn from ``snr_db``) or ``"clean"``.
+        snr_db: ``[low, high]`` in dB of the noisy condition.
+        jitter: random time shift of training clips that keeps the word over the centre.
+        seed: seed of the training order and of the fixed validation draws.
+        batch_size: clips per batch (per device).
+        num_workers: DataLoader worker processes.
+        pin_memory: DataLoader ``pin_memory``.
     """
 
     def __init__(
         self,
-        noise: str,
-        snr_db: Sequence[float],
-        batch_size: int,
-        num_workers: int,
+        *,
+        noise: str = "noisy",
+        snr_db: Sequence[float] = (-10.0, 10.0),
+        jitter: bool = True,
         seed: int = 0,
+        batch_size: int = 128,
+        num_workers: int = 2,
         pin_memory: bool = False,
     ) -> None:
         super().__init__()
         if batch_size < 1:
             raise ValueError(f"data.batch_size must be >= 1, got {batch_size}")
-        check_noise(noise, snr_db)
-        self.noise, self.snr_db, self.seed = noise, tuple(float(v) for v in snr_db), seed
+        self.condition = ConditionOptions(noise, snr_db, jitter)
+        self.seed = seed
         self.batch_size, self.num_workers, self.pin_memory = batch_size, num_workers, pin_memory
         self.train_set: Dataset | None = None
         self.val_set: Dataset | None = None

@@ -42,14 +42,23 @@ import torch
 from torch.utils.data import Dataset
 
 from data.audio import CLIP_SAMPLES, SAMPLE_RATE, resample
-from data.base import MISSING, MixingDataModule, check_noise, clean_item, jitter_crop
+from data.base import MISSING, MixingDataModule
+from data.condition import (
+    MANIFEST_DRAWS,
+    ConditionDraws,
+    ConditionOptions,
+    Mixture,
+    background_heard,
+    clean_item,
+    event_mask,
+    jitter_crop,
+)
 from data.wsn import read_vocabulary
 
 log = logging.getLogger(__name__)
 
 AUDIO_SUFFIXES = (".wav", ".flac", ".ogg", ".oga") + ((".mp3",) if "MP3" in sf.available_formats() else ())
 LABELS = ("word", "speaker", "audioset")
-_SILENT_RMS = 1e-6  # same threshold as data.mixing: below it a background counts as absent
 _MAX_REPLACEMENTS = 1000  # consecutive unreadable items tolerated before giving up
 _PROBE_THREADS = 8  # soundfile.info is I/O bound (and releases the GIL)
 
@@ -295,12 +304,14 @@ class BackgroundSet:
 class ManifestDataset(Dataset):
     """Items (see :mod:`data.base`) of one manifest.
 
-    ``speech`` float32 ``[clip_samples]`` at 20 kHz: the window around the word (random
-    time-jitter crop in training, centred in validation); ``background`` a window of a
-    background file (noisy condition; zeros when clean); ``snr_db`` drawn uniformly from
-    ``snr_db`` (training: torch's RNG, seeded per worker by Lightning; validation: fixed per
-    index from ``seed``, like the background and its window); ``word``/``speaker`` int64
-    (:data:`MISSING` where the row has none).
+    ``speech`` float32 ``[clip_samples]`` at 20 kHz: the window around the word; ``background``
+    a window of a background file (noisy condition; zeros when clean); ``snr_db`` in dB;
+    ``word``/``speaker`` int64 (:data:`MISSING` where the row has none). Each clip's condition
+    comes from :class:`data.condition.ConditionDraws` (scheme
+    :data:`data.condition.MANIFEST_DRAWS`): in training a random time-jitter crop (with
+    ``jitter``; otherwise centred) and a background file, window and SNR drawn afresh per item;
+    in validation the centred window and a background, window and SNR fixed per index from
+    ``seed``.
 
     ``audioset`` float32 ``[n_events]`` is the union of the events of the sources heard in the
     clip: the clip's own ``events`` (when the manifest gives them) and the background's
@@ -315,8 +326,8 @@ class ManifestDataset(Dataset):
     Args:
         manifest: a manifest file, or one parsed with :func:`read_manifest`.
         vocabularies: label name -> class names (labels absent from it must not occur).
-        split, noise, snr_db, train, seed: as in :class:`data.wsn.WSNDataset`.
-        backgrounds: the background files (required for ``noise="noisy"``).
+        split, condition, train, seed: as in :class:`data.wsn.WSNDataset`.
+        backgrounds: the background files (required for a noisy ``condition``).
         origins: label name -> where its vocabulary came from (for error messages).
         counter: shared count of files that failed at decode time.
         clip_samples: window length in samples at 20 kHz.
@@ -327,8 +338,7 @@ class ManifestDataset(Dataset):
         manifest: Manifest | str | os.PathLike,
         vocabularies: Mapping[str, Sequence[str]],
         split: str,
-        noise: str = "noisy",
-        snr_db: Sequence[float] = (-10.0, 10.0),
+        condition: ConditionOptions = ConditionOptions(),
         train: bool = True,
         seed: int = 0,
         backgrounds: BackgroundSet | None = None,
@@ -336,12 +346,11 @@ class ManifestDataset(Dataset):
         counter=None,
         clip_samples: int = CLIP_SAMPLES,
     ) -> None:
-        self.snr_low, self.snr_high = check_noise(noise, snr_db)
-        if noise == "noisy" and backgrounds is None:
+        if condition.noisy and backgrounds is None:
             raise ValueError(f"{split}: the noisy condition needs background files (data.background_dir)")
         manifest = manifest if isinstance(manifest, Manifest) else read_manifest(manifest)
-        self.source, self.split, self.noise, self.train = manifest.source, split, noise, train
-        self.backgrounds = backgrounds if noise == "noisy" else None
+        self.source, self.split = manifest.source, split
+        self.backgrounds = backgrounds if condition.noisy else None
         self.clip_samples = clip_samples
         self.n_events = len(vocabularies.get("audioset", ()))
         origins = origins or {}
@@ -378,12 +387,8 @@ class ManifestDataset(Dataset):
                 f"{self.source}:{self.lines[k]}: word_start {self.span[k, 0]} s is at or after the end of "
                 f"{self.paths[k]} ({duration[k]:.3f} s long)"
             )
-        n = len(self.paths)
-        rng = np.random.default_rng([seed, 23, 0 if split == "train" else 1])
-        self.fixed_snr = rng.uniform(self.snr_low, self.snr_high, size=n).astype(np.float32)
-        n_bg = len(self.backgrounds) if self.backgrounds is not None else 1
-        self.fixed_background = rng.integers(n_bg, size=n)
-        self.fixed_offset = rng.random(n)  # fraction of the background file where the window starts
+        n_bg = len(self.backgrounds) if self.backgrounds is not None else None
+        self.conditions = ConditionDraws(condition, MANIFEST_DRAWS, len(self.paths), split, train, seed, n_bg)
         self.counter = counter
         self.n_failed_here = 0  # decode failures seen in this process
         self._bad_items: set[int] = set()
@@ -412,7 +417,7 @@ class ManifestDataset(Dataset):
             total,
         )
 
-    def _speech(self, i: int, rng: np.random.Generator | None) -> np.ndarray:
+    def _speech(self, i: int, crop_seed: int | None) -> np.ndarray:
         """The 2-s window of item ``i`` around its word (or the file centre)."""
         rate, frames = int(self.rates[i]), int(self.frames[i])
         start_s, end_s = self.span[i]
@@ -427,7 +432,7 @@ class ManifestDataset(Dataset):
         t0 = first / rate
         lo = round((start_s - t0) * SAMPLE_RATE)
         hi = max(round((end_s - t0) * SAMPLE_RATE), lo + 1)
-        return jitter_crop(audio, self.clip_samples, (lo, hi), rng)
+        return jitter_crop(audio, self.clip_samples, (lo, hi), crop_seed)
 
     def _background(self, k: int, offset: float) -> np.ndarray:
         """A ``clip_samples`` window of background ``k`` starting at ``offset`` (fraction of the
@@ -448,57 +453,48 @@ class ManifestDataset(Dataset):
         start = int(offset * len(audio))
         return looped[start : start + self.clip_samples]
 
-    def _draw_background(self, i: int) -> tuple[int, np.ndarray]:
-        """A background index and window for item ``i``, skipping files that fail to decode."""
+    def _read_background(self, mixture: Mixture) -> tuple[int, np.ndarray]:
+        """The background index and window of ``mixture``; a file that fails to decode is
+        replaced by the next one (same window offset)."""
         n = len(self.backgrounds)
-        if self.train:
-            k, offset = int(torch.randint(n, ()).item()), float(torch.rand(()).item())
-        else:
-            k, offset = int(self.fixed_background[i]), float(self.fixed_offset[i])
         for step in range(n):
-            kk = (k + step) % n
-            if kk in self._bad_backgrounds:
+            k = (mixture.background + step) % n
+            if k in self._bad_backgrounds:
                 continue
             try:
-                return kk, self._background(kk, offset)
+                return k, self._background(k, mixture.offset)
             except AudioDecodeError as exc:
-                self._bad_backgrounds.add(kk)
-                self._failed(self.backgrounds.paths[kk], exc)
+                self._bad_backgrounds.add(k)
+                self._failed(self.backgrounds.paths[k], exc)
         raise RuntimeError(f"no background file under {self.backgrounds.root} can be decoded")
 
     def _item(self, i: int) -> dict[str, torch.Tensor]:
-        rng = np.random.default_rng(int(torch.randint(2**62, ()).item())) if self.train else None
+        # The crop seed is drawn before the speech is read, the mixture only once it decoded: a
+        # row that fails to decode takes one draw from the training stream (as in earlier runs).
+        speech = self._speech(i, self.conditions.crop_seed(i))
         item = {
-            "speech": torch.from_numpy(self._speech(i, rng)),
+            "speech": torch.from_numpy(speech),
             "word": torch.tensor(int(self.word[i])),
             "speaker": torch.tensor(int(self.speaker[i])),
         }
         clip_events = self.events[i]
-        sources = [] if clip_events is None else [clip_events]  # event sources heard in the clip
-        known = True
-        if self.noise == "clean":
+        heard = [] if clip_events is None else [clip_events]  # event labels of the sources heard
+        mixture = self.conditions.mixture(i)
+        if mixture is None:
             clean_item(item, self.n_events)
         else:
-            k, background = self._draw_background(i)
-            snr = (
-                self.snr_low + (self.snr_high - self.snr_low) * float(torch.rand(()).item())
-                if self.train
-                else float(self.fixed_snr[i])
-            )
+            k, background = self._read_background(mixture)
             item["background"] = torch.from_numpy(np.ascontiguousarray(background, dtype=np.float32))
-            item["snr_db"] = torch.tensor(snr, dtype=torch.float32)
-            # A silent window is mixed as speech alone: the background's events are not heard.
-            if float(np.std(background.astype(np.float64))) >= _SILENT_RMS:
-                bg_events = self.backgrounds.events[k]
-                known = bg_events is not None
-                sources.append(bg_events if known else np.zeros(0, dtype=np.int64))
+            item["snr_db"] = torch.tensor(mixture.snr_db, dtype=torch.float32)
+            if background_heard(background):
+                heard.append(self.backgrounds.events[k])
         audioset = np.zeros(self.n_events, dtype=np.float32)
-        valid = bool(sources) and known
-        if valid:
-            for labels in sources:
+        mask = event_mask(heard)
+        if mask.item() == 1.0:
+            for labels in heard:
                 audioset[labels] = 1.0
         item["audioset"] = torch.from_numpy(audioset)
-        item["audioset_mask"] = torch.tensor(1.0 if valid else 0.0)
+        item["audioset_mask"] = mask
         return item
 
     def __getitem__(self, i: int) -> dict[str, torch.Tensor]:
@@ -522,16 +518,16 @@ class ManifestDataModule(MixingDataModule):
 
     Args:
         train_manifest, val_manifest: CSV or JSONL manifests (see :mod:`data.manifest`).
-        noise: ``"noisy"`` (needs ``background_dir``) or ``"clean"``.
-        snr_db: ``[low, high]`` in dB of the noisy condition.
-        batch_size, num_workers, pin_memory: DataLoader settings.
-        seed: seed of the fixed validation draws (SNR, background, window).
-        background_dir: folder of background audio files (searched recursively).
+        background_dir: folder of background audio files (searched recursively); required
+            for ``noise="noisy"``.
         background_labels: optional CSV ``path,events`` of the backgrounds' event labels.
         val_background_dir: backgrounds of the validation set (default: ``background_dir``).
         word_vocab, speaker_vocab, event_vocab: optional text files, one class name per line;
             otherwise the sorted names used in the training manifest (events: and in
             ``background_labels``). A label missing from its vocabulary is a ``ValueError``.
+        **options: the options every training DataModule shares, by name (``noise``,
+            ``snr_db``, ``jitter``, ``seed``, ``batch_size``, ``num_workers``,
+            ``pin_memory``; see :class:`data.base.MixingDataModule`).
 
     Labels that neither a vocabulary file nor the training manifest provides are left out of
     :attr:`vocabularies` (their items carry :data:`MISSING` / an empty event vector).
@@ -541,21 +537,16 @@ class ManifestDataModule(MixingDataModule):
         self,
         train_manifest: str,
         val_manifest: str,
-        noise: str = "noisy",
-        snr_db: Sequence[float] = (-10.0, 10.0),
-        batch_size: int = 128,
-        num_workers: int = 2,
-        seed: int = 0,
-        pin_memory: bool = False,
         background_dir: str | None = None,
         background_labels: str | None = None,
         val_background_dir: str | None = None,
         word_vocab: str | None = None,
         speaker_vocab: str | None = None,
         event_vocab: str | None = None,
+        **options,
     ) -> None:
-        super().__init__(noise, snr_db, batch_size, num_workers, seed, pin_memory)
-        if noise == "noisy" and not background_dir:
+        super().__init__(**options)
+        if self.condition.noisy and not background_dir:
             raise ValueError("data.background_dir is required for noise=noisy (a folder of background audio files)")
         self.train_manifest, self.val_manifest = train_manifest, val_manifest
         self.background_dir, self.background_labels = background_dir, background_labels
@@ -587,7 +578,7 @@ class ManifestDataModule(MixingDataModule):
                     continue
                 names = train.labels(name)
                 origin = f"labels of the training manifest {train.source}"
-                if name == "audioset" and self.background_labels and self.noise == "noisy":
+                if name == "audioset" and self.background_labels and self.condition.noisy:
                     names |= read_manifest(self.background_labels).labels("audioset")
                     origin += f" and of {self.background_labels}"
                 if names:
@@ -601,7 +592,7 @@ class ManifestDataModule(MixingDataModule):
             return
         vocabularies = self.vocabularies
         train_bg = val_bg = None
-        if self.noise == "noisy":
+        if self.condition.noisy:
             event_index = {c: k for k, c in enumerate(vocabularies.get("audioset", []))}
             origin = self._origins.get("audioset", "")
             train_bg = BackgroundSet(self.background_dir, self.background_labels, event_index, origin)
@@ -611,8 +602,7 @@ class ManifestDataModule(MixingDataModule):
             self._backgrounds = list({id(b): b for b in (train_bg, val_bg)}.values())
         common = {
             "vocabularies": vocabularies,
-            "noise": self.noise,
-            "snr_db": self.snr_db,
+            "condition": self.condition,
             "seed": self.seed,
             "origins": self._origins,
             "counter": self._decode_failures,
@@ -624,7 +614,7 @@ class ManifestDataModule(MixingDataModule):
             "Manifest corpus: %d training clips, %d validation clips (%s); %d unreadable files skipped",
             len(train_set),
             len(val_set),
-            self.noise,
+            self.condition.noise,
             self.n_skipped,
         )
 

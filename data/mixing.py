@@ -6,7 +6,7 @@ import torch
 
 from data.audio import TARGET_RMS
 
-_SILENT_RMS = 1e-6  # below this RMS a signal counts as silent
+SILENT_RMS = 1e-6  # below this RMS a signal counts as silent (data.condition.background_heard too)
 
 
 def rms(x: torch.Tensor) -> torch.Tensor:
@@ -27,7 +27,7 @@ def rms_normalize(x: torch.Tensor, target: float = TARGET_RMS) -> torch.Tensor:
     """
     x = demean(x)
     level = rms(x).unsqueeze(-1)
-    return torch.where(level < _SILENT_RMS, torch.zeros_like(x), x * (target / level.clamp_min(_SILENT_RMS)))
+    return torch.where(level < SILENT_RMS, torch.zeros_like(x), x * (target / level.clamp_min(SILENT_RMS)))
 
 
 def mixture_components(
@@ -47,17 +47,17 @@ def mixture_components(
     speech, background = demean(speech), demean(background)
     snr = torch.as_tensor(snr_db, dtype=speech.dtype, device=speech.device).expand(speech.shape[:-1])
     s_rms, b_rms = rms(speech), rms(background)
-    speech_only = (b_rms < _SILENT_RMS) | torch.isposinf(snr)
-    background_only = ~speech_only & ((s_rms < _SILENT_RMS) | torch.isneginf(snr))
+    speech_only = (b_rms < SILENT_RMS) | torch.isposinf(snr)
+    background_only = ~speech_only & ((s_rms < SILENT_RMS) | torch.isneginf(snr))
     finite = torch.where(torch.isfinite(snr), snr, torch.zeros_like(snr))
-    b_gain = s_rms / b_rms.clamp_min(_SILENT_RMS) * torch.pow(10.0, -finite / 20.0)
+    b_gain = s_rms / b_rms.clamp_min(SILENT_RMS) * torch.pow(10.0, -finite / 20.0)
     b_gain = torch.where(speech_only, torch.zeros_like(b_gain), b_gain)
     s_gain = torch.ones_like(b_gain)
     b_gain = torch.where(background_only, torch.ones_like(b_gain), b_gain)
     s_gain = torch.where(background_only, torch.zeros_like(s_gain), s_gain)
     s_part, b_part = s_gain.unsqueeze(-1) * speech, b_gain.unsqueeze(-1) * background
     level = rms(s_part + b_part).unsqueeze(-1)
-    scale = torch.where(level < _SILENT_RMS, torch.zeros_like(level), target_rms / level.clamp_min(_SILENT_RMS))
+    scale = torch.where(level < SILENT_RMS, torch.zeros_like(level), target_rms / level.clamp_min(SILENT_RMS))
     return s_part * scale, b_part * scale
 
 
@@ -84,14 +84,14 @@ def mix_at_snr(
     cov = torch.linalg.vecdot(speech, background).to(acc) / n - s_mean * b_mean
     snr = torch.as_tensor(snr_db, dtype=acc, device=speech.device).expand(speech.shape[:-1])
     s_rms, b_rms = s_var.sqrt(), b_var.sqrt()
-    speech_only = (b_rms < _SILENT_RMS) | torch.isposinf(snr)
-    background_only = ~speech_only & ((s_rms < _SILENT_RMS) | torch.isneginf(snr))
+    speech_only = (b_rms < SILENT_RMS) | torch.isposinf(snr)
+    background_only = ~speech_only & ((s_rms < SILENT_RMS) | torch.isneginf(snr))
     finite = torch.where(torch.isfinite(snr), snr, torch.zeros_like(snr))
-    b_gain = s_rms / b_rms.clamp_min(_SILENT_RMS) * torch.pow(10.0, -finite / 20.0)
+    b_gain = s_rms / b_rms.clamp_min(SILENT_RMS) * torch.pow(10.0, -finite / 20.0)
     b_gain = torch.where(speech_only, torch.zeros_like(b_gain), torch.where(background_only, 1.0, b_gain))
     s_gain = torch.where(background_only, torch.zeros_like(b_gain), torch.ones_like(b_gain))
     level = (s_gain**2 * s_var + b_gain**2 * b_var + 2 * s_gain * b_gain * cov).clamp_min(0).sqrt()
-    scale = torch.where(level < _SILENT_RMS, torch.zeros_like(level), target_rms / level.clamp_min(_SILENT_RMS))
+    scale = torch.where(level < SILENT_RMS, torch.zeros_like(level), target_rms / level.clamp_min(SILENT_RMS))
     k1, k2 = scale * s_gain, scale * b_gain
     k0 = -(k1 * s_mean + k2 * b_mean)
     dtype = speech.dtype

@@ -29,7 +29,16 @@ import torch
 from torch.utils.data import Dataset
 
 from data.audio import CLIP_SAMPLES, SAMPLE_RATE
-from data.base import MISSING, MixingDataModule, check_noise, clean_item, jitter_crop
+from data.base import MISSING, MixingDataModule
+from data.condition import (
+    WSN_DRAWS,
+    ConditionDraws,
+    ConditionOptions,
+    background_heard,
+    clean_item,
+    event_mask,
+    jitter_crop,
+)
 
 log = logging.getLogger(__name__)
 
@@ -42,7 +51,6 @@ ONSET_KEY = "sources/signal/onset"
 OFFSET_KEY = "sources/signal/offset"
 
 N_WORD, N_SPEAKER, N_EVENTS = 794, 433, 517  # head sizes of the reference networks
-_SILENT_RMS = 1e-6  # same threshold as data.mixing: below it a background counts as absent
 
 
 def read_vocabulary(path: str | os.PathLike, what: str) -> list[str]:
@@ -99,12 +107,13 @@ class WSNDataset(Dataset):
     """Items (see :mod:`data.base`) of a set of WSN HDF5 files.
 
     ``speech``/``background`` float32 ``[clip_samples]`` at 20 kHz, cut from the stored clips
-    by one window (so the stored pairing is kept): in training a random time-jitter crop
-    that keeps the word over the window's centre, in validation the centred crop.
-    ``snr_db``: in the noisy condition drawn uniformly from ``snr_db`` (training: afresh per
-    item from torch's RNG, which Lightning seeds per worker; validation: fixed per index
-    from ``seed``); +inf in the clean condition. ``audioset`` float32 ``[n_events]`` with
-    ``audioset_mask`` 1 when the window holds a background, else 0.
+    by one window (so the stored pairing is kept). Each clip's condition comes from
+    :class:`data.condition.ConditionDraws` (scheme :data:`data.condition.WSN_DRAWS`): in
+    training with ``jitter`` a random time-jitter crop that keeps the word over the window's
+    centre (otherwise the centred crop) and, when noisy, an SNR drawn uniformly from
+    ``snr_db`` afresh per item; in validation the centred crop and an SNR fixed per index from
+    ``seed``; +inf in the clean condition. ``audioset`` float32 ``[n_events]`` (the stored
+    labels) with ``audioset_mask`` 1 when the window holds a background, else 0.
 
     Opening the dataset reads every file's keys, shapes and integer labels (small) and
     raises ``ValueError`` naming the file and key or row that is wrong.
@@ -112,9 +121,8 @@ class WSNDataset(Dataset):
     Args:
         files: HDF5 files in the WSN layout.
         split: name used in messages and to decorrelate the fixed validation draws.
-        noise: ``"noisy"`` or ``"clean"``.
-        snr_db: ``[low, high]`` in dB.
-        train: random crop and SNR per item (else fixed ones).
+        condition: noise, SNR range and jitter.
+        train: conditions drawn afresh per item (else fixed ones).
         seed: seed of the fixed (validation) SNRs.
         n_word, n_speaker, n_events: vocabulary sizes the labels are checked against.
         clip_samples: window length in samples (2 s at 20 kHz).
@@ -124,8 +132,7 @@ class WSNDataset(Dataset):
         self,
         files: Sequence[str | os.PathLike],
         split: str,
-        noise: str = "noisy",
-        snr_db: Sequence[float] = (-10.0, 10.0),
+        condition: ConditionOptions = ConditionOptions(),
         train: bool = True,
         seed: int = 0,
         n_word: int = N_WORD,
@@ -133,11 +140,10 @@ class WSNDataset(Dataset):
         n_events: int = N_EVENTS,
         clip_samples: int = CLIP_SAMPLES,
     ) -> None:
-        self.snr_low, self.snr_high = check_noise(noise, snr_db)
         self.files = [Path(f) for f in files]
         if not self.files:
             raise ValueError(f"WSN {split} split has no files")
-        self.split, self.noise, self.train = split, noise, train
+        self.split, self.noise = split, condition.noise
         self.n_events, self.clip_samples = n_events, clip_samples
         file_index, rows, words, speakers, spans = [], [], [], [], []
         for k, path in enumerate(self.files):
@@ -154,8 +160,7 @@ class WSNDataset(Dataset):
         self.word = np.concatenate(words)
         self.speaker = np.concatenate(speakers)
         self.word_span = np.concatenate(spans)  # [n, 2] samples; -1: unknown (word centred)
-        rng = np.random.default_rng([seed, 17, 0 if split == "train" else 1])
-        self.fixed_snr = rng.uniform(self.snr_low, self.snr_high, size=len(self.rows)).astype(np.float32)
+        self.conditions = ConditionDraws(condition, WSN_DRAWS, len(self.rows), split, train, seed)
         self._handles: dict[int, h5py.File] = {}
         self._pid: int | None = None
 
@@ -237,33 +242,24 @@ class WSNDataset(Dataset):
         f, row = self._file(int(self.file_index[i])), int(self.rows[i])
         span = self.word_span[i]
         target = (int(span[0]), int(span[1])) if span[0] >= 0 else None
-        # One crop seed per item from torch's RNG, so speech and background share the window.
-        crop_seed = int(torch.randint(2**62, ()).item()) if self.train else None
+        condition = self.conditions.draw(i)
 
-        def crop(audio: np.ndarray) -> np.ndarray:
-            rng = np.random.default_rng(crop_seed) if crop_seed is not None else None
-            return jitter_crop(np.asarray(audio, dtype=np.float32), self.clip_samples, target, rng)
+        def crop(audio: np.ndarray) -> np.ndarray:  # one window for the speech and its background
+            return jitter_crop(np.asarray(audio, dtype=np.float32), self.clip_samples, target, condition.crop_seed)
 
         item = {
             "speech": torch.from_numpy(crop(f[SPEECH_KEY][row])),
             "word": torch.tensor(int(self.word[i])),
             "speaker": torch.tensor(int(self.speaker[i])),
         }
-        if self.noise == "clean":
+        if condition.mixture is None:
             return clean_item(item, self.n_events)
         background = crop(f[NOISE_KEY][row])
-        if self.train:
-            snr = self.snr_low + (self.snr_high - self.snr_low) * float(torch.rand(()).item())
-        else:
-            snr = float(self.fixed_snr[i])
+        events = np.asarray(f[EVENTS_KEY][row], dtype=np.float32)
         item["background"] = torch.from_numpy(background)
-        item["snr_db"] = torch.tensor(snr, dtype=torch.float32)
-        # A window without background ("infinite SNR" clip) is mixed as speech alone, so its
-        # event labels describe nothing the network hears: masked.
-        demeaned = background - background.mean()
-        has_background = float(np.sqrt(np.mean(demeaned.astype(np.float64) ** 2))) >= _SILENT_RMS
-        item["audioset"] = torch.from_numpy(np.asarray(f[EVENTS_KEY][row], dtype=np.float32))
-        item["audioset_mask"] = torch.tensor(1.0 if has_background else 0.0)
+        item["snr_db"] = torch.tensor(condition.mixture.snr_db, dtype=torch.float32)
+        item["audioset"] = torch.from_numpy(events)
+        item["audioset_mask"] = event_mask([events] if background_heard(background) else [])
         return item
 
 
@@ -273,29 +269,23 @@ class WSNDataModule(MixingDataModule):
     Args:
         train_glob, val_glob: glob patterns of the HDF5 files, e.g.
             ``/data/wsn/train_*/JSIN_all__run_*.h5`` and ``/data/wsn/valid_*/JSIN_all__run_*.h5``.
-        noise: ``"noisy"`` or ``"clean"``.
-        snr_db: ``[low, high]`` in dB of the noisy condition.
-        batch_size, num_workers, pin_memory: DataLoader settings.
-        seed: seed of the fixed validation SNRs.
         word_vocab, speaker_vocab, event_vocab: optional text files, one class name per line
             in label-index order; default names ``word_0`` .. (794 / 433 / 517 classes).
+        **options: the options every training DataModule shares, by name (``noise``,
+            ``snr_db``, ``jitter``, ``seed``, ``batch_size``, ``num_workers``,
+            ``pin_memory``; see :class:`data.base.MixingDataModule`).
     """
 
     def __init__(
         self,
         train_glob: str,
         val_glob: str,
-        noise: str = "noisy",
-        snr_db: Sequence[float] = (-10.0, 10.0),
-        batch_size: int = 128,
-        num_workers: int = 2,
-        seed: int = 0,
-        pin_memory: bool = False,
         word_vocab: str | None = None,
         speaker_vocab: str | None = None,
         event_vocab: str | None = None,
+        **options,
     ) -> None:
-        super().__init__(noise, snr_db, batch_size, num_workers, seed, pin_memory)
+        super().__init__(**options)
         self.train_glob, self.val_glob = train_glob, val_glob
         self.vocab_files = {"word": word_vocab, "speaker": speaker_vocab, "audioset": event_vocab}
         self._vocabularies: dict[str, list[str]] | None = None
@@ -317,8 +307,7 @@ class WSNDataModule(MixingDataModule):
             return
         sizes = self.label_sizes
         common = {
-            "noise": self.noise,
-            "snr_db": self.snr_db,
+            "condition": self.condition,
             "seed": self.seed,
             "n_word": sizes["word"],
             "n_speaker": sizes["speaker"],
@@ -334,7 +323,7 @@ class WSNDataModule(MixingDataModule):
             len(train_files),
             len(self.val_set),
             len(val_files),
-            self.noise,
+            self.condition.noise,
         )
 
     def teardown(self, stage: str | None = None) -> None:

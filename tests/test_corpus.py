@@ -8,23 +8,22 @@ import numpy as np
 import pytest
 import torch
 
+from data.audio import TARGET_RMS
+from data.condition import ConditionOptions
 from data.corpus import (
     BackgroundJob,
     CorpusSpec,
-    context_words,
     event_vocabulary,
     load_corpus,
     plan_jobs,
     render_background,
     render_clip,
     speaker_voices,
-    vocabulary_words,
 )
 from data.datamodule import EmbeddedSpeechDataModule, SpeechInNoiseDataset
-from data.audio import TARGET_RMS
 from data.mixing import rms
-from data.tts import Voice
-from tests.conftest import TINY_CORPUS
+from data.synth import Voice, context_words, vocabulary_words
+from tests.helpers import TINY_CORPUS
 
 
 def test_word_lists():
@@ -137,8 +136,8 @@ def test_bad_specs_name_the_field():
 
 
 def test_datasets_and_device_mixing(tiny_corpus):
-    train = SpeechInNoiseDataset(tiny_corpus, "train", "noisy", (-10, 10), train=True, seed=0)
-    val = SpeechInNoiseDataset(tiny_corpus, "val", "noisy", (-10, 10), train=False, seed=0)
+    train = SpeechInNoiseDataset(tiny_corpus, "train", ConditionOptions("noisy", (-10, 10)), train=True, seed=0)
+    val = SpeechInNoiseDataset(tiny_corpus, "val", ConditionOptions("noisy", (-10, 10)), train=False, seed=0)
     item = train[0]
     assert item["speech"].shape == item["background"].shape == (40000,)
     assert -10 <= item["snr_db"] <= 10 and item["word"] == tiny_corpus["train"].word[0]
@@ -157,15 +156,15 @@ def test_datasets_and_device_mixing(tiny_corpus):
     assert batch["waveform"].shape == (4, 40000)
     assert torch.allclose(rms(batch["waveform"]), torch.full((4,), TARGET_RMS), rtol=1e-4)
 
-    b = int(val.fixed_background[1])
+    b = val.conditions.mixture(1).background
     assert torch.equal(val[1]["audioset"], torch.from_numpy(tiny_corpus["val"].background_events[b].astype(np.float32)))
     assert val[1]["audioset_mask"] == 1 and batch["audioset"].shape == (4, len(event_vocabulary()))
 
-    clean = SpeechInNoiseDataset(tiny_corpus, "train", "clean", (-10, 10), train=True)
+    clean = SpeechInNoiseDataset(tiny_corpus, "train", ConditionOptions("clean", (-10, 10)), train=True)
     assert clean[0]["snr_db"] == float("inf") and clean[0]["background"].abs().max() == 0
     assert clean[0]["audioset_mask"] == 0 and clean[0]["audioset"].sum() == 0
     with pytest.raises(ValueError, match="noise"):
-        SpeechInNoiseDataset(tiny_corpus, "train", "loud")
+        SpeechInNoiseDataset(tiny_corpus, "train", ConditionOptions("loud"))
 
 
 def test_manifest_records_vocabularies(tiny_corpus):
@@ -176,8 +175,8 @@ def test_manifest_records_vocabularies(tiny_corpus):
 
 def test_jitter_keeps_the_word_over_the_centre(tiny_corpus):
     arrays = tiny_corpus["train"]
-    train = SpeechInNoiseDataset(tiny_corpus, "train", "clean", train=True, seed=0, jitter=True)
-    fixed = SpeechInNoiseDataset(tiny_corpus, "train", "clean", train=True, seed=0, jitter=False)
+    train = SpeechInNoiseDataset(tiny_corpus, "train", ConditionOptions("clean", jitter=True), train=True, seed=0)
+    fixed = SpeechInNoiseDataset(tiny_corpus, "train", ConditionOptions("clean", jitter=False), train=True, seed=0)
     i = 2
     original = arrays.speech_clip(i)
     item = fixed[i]  # int16 audio + scale from the workers, converted on the device
@@ -199,7 +198,7 @@ def test_validation_snrs_are_random_in_the_training_range_and_fixed_per_clip(tin
     """As the authors' pipeline: validation clips are mixed at an SNR drawn uniformly from the
     training range (not one fixed SNR), the same draw for a clip every time (deterministic)."""
     def val_snrs(seed):
-        val = SpeechInNoiseDataset(tiny_corpus, "val", "noisy", (-10, 10), train=False, seed=seed)
+        val = SpeechInNoiseDataset(tiny_corpus, "val", ConditionOptions("noisy", (-10, 10)), train=False, seed=seed)
         return [float(val[i]["snr_db"]) for i in range(len(val))]
 
     snrs = val_snrs(0)

@@ -17,6 +17,7 @@ from hydra.utils import instantiate
 
 from data.audio import CLIP_SAMPLES, SAMPLE_RATE, TARGET_RMS
 from data.base import MISSING
+from data.condition import ConditionOptions
 from data.manifest import ManifestDataModule, ManifestDataset, read_manifest
 from data.mixing import rms
 
@@ -150,7 +151,7 @@ def test_clip_events_are_labels_of_the_clip(corpus, tmp_path):
     manifest = tmp_path / "events.jsonl"
     manifest.write_text(json.dumps({"path": "audio/a.wav", "events": ["bell", "tone"]}) + "\n")
     vocab = {"audioset": ["bell", "dog", "tone"]}
-    clean = ManifestDataset(manifest, vocab, "train", noise="clean")
+    clean = ManifestDataset(manifest, vocab, "train", ConditionOptions("clean"))
     assert clean[0]["audioset"].tolist() == [1.0, 0.0, 1.0] and clean[0]["audioset_mask"].item() == 1.0
     assert clean[0]["word"].item() == MISSING
     csv = tmp_path / "events.csv"
@@ -163,7 +164,7 @@ def test_resampling_keeps_the_frequency(corpus, tmp_path):
     sf.write(tmp_path / "audio" / "tone44.wav", tone(3.0, 44100), 44100)
     manifest = tmp_path / "tones.csv"
     manifest.write_text("path\naudio/a.wav\naudio/tone44.wav\n")  # 16 kHz stereo and 44.1 kHz mono
-    dataset = ManifestDataset(manifest, {}, "val", noise="clean", train=False)
+    dataset = ManifestDataset(manifest, {}, "val", ConditionOptions("clean"), train=False)
     for i in range(2):
         speech = dataset[i]["speech"].numpy()
         spectrum = np.abs(np.fft.rfft(speech * np.hanning(len(speech))))
