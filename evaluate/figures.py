@@ -11,6 +11,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from data.cache import atomic_file
 from evaluate.results import Score
 
 ROI_COLOURS = {
@@ -22,11 +23,18 @@ ROI_COLOURS = {
 }
 
 
-def _save(fig: plt.Figure, path: Path) -> Path:
-    tmp = path.with_name(f".{path.stem}.tmp-{os.getpid()}.png")
-    fig.savefig(tmp, dpi=120, bbox_inches="tight")
+def close_figure(fig: plt.Figure) -> None:
+    """Free a figure made here (after a logger has taken its image)."""
     plt.close(fig)
-    os.replace(tmp, path)
+
+
+def _save(fig: plt.Figure, path: Path) -> Path:
+    """Write ``fig`` to ``path`` as PNG, atomically, and close it."""
+    try:
+        with atomic_file(path, "wb") as f:
+            fig.savefig(f, format="png", dpi=120, bbox_inches="tight")
+    finally:
+        plt.close(fig)
     return path
 
 

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pandas as pd
 
-from data.cache import write_json_atomic
+from data.cache import atomic_file, write_json_atomic
 
 _TABLES = ("per_participant", "per_layer", "per_roi", "per_roi_layer", "per_voxel", "ceiling", "rsa_per_layer")
 
@@ -107,13 +107,11 @@ class Score:
         fmt = "parquet" if _parquet_available() else "csv"
         for name in _TABLES:
             table: pd.DataFrame = getattr(self, name)
-            path = directory / f"{name}.{fmt}"
-            tmp = path.with_name(f".{path.name}.tmp-{os.getpid()}")
-            if fmt == "parquet":
-                table.to_parquet(tmp, index=False)
-            else:
-                table.to_csv(tmp, index=False)
-            os.replace(tmp, path)
+            with atomic_file(directory / f"{name}.{fmt}", "wb") as f:  # pandas writes CSV to binary as UTF-8
+                if fmt == "parquet":
+                    table.to_parquet(f, index=False)
+                else:
+                    table.to_csv(f, index=False)
         head = {
             "benchmark": self.benchmark,
             "model": self.model,

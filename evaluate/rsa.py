@@ -9,11 +9,16 @@ noise ceiling compares each participant's test-sound matrix with the mean of the
 
 from __future__ import annotations
 
+import time
 from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 from scipy.stats import rankdata
+
+from evaluate.benchmark import Benchmark
+from evaluate.stats import pearson_columns, sem
 
 
 def _zscore(x: np.ndarray, train: np.ndarray) -> np.ndarray:
@@ -39,9 +44,48 @@ def _upper_ranks(mat: np.ndarray) -> np.ndarray:
 
 
 def _spearman_ranked(a: np.ndarray, b: np.ndarray) -> float:
-    a, b = a - a.mean(), b - b.mean()
-    denom = np.sqrt((a * a).sum() * (b * b).sum())
-    return float((a * b).sum() / denom) if denom > 0 else 0.0
+    """Spearman correlation of two ``[pairs]`` rank vectors (their Pearson); 0 when one is constant."""
+    r = pearson_columns(a, b)
+    return 0.0 if np.isnan(r) else float(r)
+
+
+@dataclass(frozen=True, eq=False)  # numpy fields: compare arrays, not records
+class RSAResult:
+    """Representational similarity of a model's layers with every participant.
+
+    Attributes:
+        participants: ``[people]`` participant ids (sorted).
+        per_participant: ``[people]`` test-sound Spearman of the layer chosen on the training
+            sounds, averaged over splits.
+        ceiling_per_participant: ``[people]`` Spearman of each participant's test-sound matrix
+            with the mean of the others', averaged over splits.
+        layers: the layers, in model order.
+        layer_value, layer_sem: ``[layers]`` mean and SEM over participants of each layer's
+            test-sound Spearman (averaged over splits).
+        seconds: time it took.
+    """
+
+    participants: np.ndarray
+    per_participant: np.ndarray
+    ceiling_per_participant: np.ndarray
+    layers: tuple[str, ...]
+    layer_value: np.ndarray
+    layer_sem: np.ndarray
+    seconds: float = 0.0
+
+    def summary(self) -> dict:
+        """``{value, sem, ceiling, ceiling_sem, per_participant: {id: value}}`` (:attr:`evaluate.Score.rsa`)."""
+        return {
+            "value": float(self.per_participant.mean()),
+            "sem": sem(self.per_participant),
+            "ceiling": float(self.ceiling_per_participant.mean()),
+            "ceiling_sem": sem(self.ceiling_per_participant),
+            "per_participant": {str(p): float(v) for p, v in zip(self.participants, self.per_participant)},
+        }
+
+    def per_layer(self) -> pd.DataFrame:
+        """layer, value, sem (:attr:`evaluate.Score.rsa_per_layer`)."""
+        return pd.DataFrame({"layer": list(self.layers), "value": self.layer_value, "sem": self.layer_sem})
 
 
 def rsa_score(
@@ -49,7 +93,7 @@ def rsa_score(
     responses: np.ndarray,
     participant: np.ndarray,
     splits: Sequence[tuple[np.ndarray, np.ndarray]],
-) -> tuple[dict, pd.DataFrame]:
+) -> RSAResult:
     """RSA of every layer against every participant's voxels.
 
     Args:
@@ -58,10 +102,10 @@ def rsa_score(
         participant: ``[n_voxels]``.
         splits: (train, test) index pairs.
 
-    Returns ``({value, sem, ceiling, ceiling_sem}, per-layer table)`` where ``value`` is the
-    test-sound Spearman of the layer chosen on training sounds, averaged over splits, then
-    mean and SEM over participants.
+    For each split the layer with the highest training-sound Spearman is read out on the
+    test sounds; see :class:`RSAResult`.
     """
+    t0 = time.perf_counter()
     layers = list(features)
     people = np.unique(participant)
     best = np.zeros((len(splits), len(people)))
@@ -87,18 +131,27 @@ def rsa_score(
         for pi in range(len(people)):
             others = np.mean([brain_test[q] for q in range(len(people)) if q != pi], axis=0)
             ceiling[s, pi] = _spearman_ranked(brain_test_ranks[pi], _upper_ranks(others))
-    per_person = best.mean(axis=0)
-    ceil_person = ceiling.mean(axis=0)
-    n = len(people)
-    result = {
-        "value": float(per_person.mean()),
-        "sem": float(per_person.std(ddof=1) / np.sqrt(n)),
-        "ceiling": float(ceil_person.mean()),
-        "ceiling_sem": float(ceil_person.std(ddof=1) / np.sqrt(n)),
-        "per_participant": {str(p): float(v) for p, v in zip(people, per_person)},
-    }
     layer_person = per_layer.mean(axis=0)  # [layers, people]
-    table = pd.DataFrame(
-        {"layer": layers, "value": layer_person.mean(axis=1), "sem": layer_person.std(axis=1, ddof=1) / np.sqrt(n)}
+    return RSAResult(
+        participants=people,
+        per_participant=best.mean(axis=0),
+        ceiling_per_participant=ceiling.mean(axis=0),
+        layers=tuple(layers),
+        layer_value=layer_person.mean(axis=1),
+        layer_sem=sem(layer_person, axis=1),
+        seconds=time.perf_counter() - t0,
     )
-    return result, table
+
+
+def rsa_stage(
+    features: Mapping[str, np.ndarray], benchmark: Benchmark, splits: Sequence[tuple[np.ndarray, np.ndarray]]
+) -> RSAResult | None:
+    """:func:`rsa_score` of ``features`` on ``benchmark``'s mean responses; ``None`` where RSA
+    is not defined: component benchmarks, or fewer than 2 participants (no noise ceiling)."""
+    participant = benchmark.participant
+    if benchmark.kind != "voxels" or len(np.unique(participant)) < 2:
+        return None
+    return rsa_score(features, benchmark.responses.mean(axis=2), participant, splits)
+
+
+__all__ = ["RSAResult", "rsa_score", "rsa_stage", "similarity"]

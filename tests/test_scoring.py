@@ -12,7 +12,7 @@ from sklearn.linear_model import RidgeCV
 
 from evaluate import Benchmark, BenchmarkError, Score, reference_splits, score
 from evaluate.benchmark import ROIS
-from evaluate.scoring import cv_best_layer
+from evaluate.bestlayer import best_layer_cv
 
 GRID = 10.0 ** np.arange(-3, 8)  # a short grid keeps the per-voxel reference fast
 
@@ -120,7 +120,9 @@ def test_roi_tables_and_summary_statistics():
 def test_cv_best_layer_matches_the_reference_loop():
     rng = np.random.default_rng(3)
     values = rng.uniform(-0.2, 1.4, (4, 10, 25))
-    got_value, got_layer = cv_best_layer(values, n_iterations=3)
+    got = best_layer_cv(values, n_iterations=3)
+    got_value, got_layer = got.value, got.layer
+    np.testing.assert_array_equal(got.relative, got_layer / 3)
     for it in range(3):
         np.random.seed(it)  # the reference seeds numpy's global generator per iteration
         select, readout = np.zeros((4, 25)), np.zeros((4, 25))
