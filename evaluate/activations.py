@@ -31,23 +31,13 @@ from tqdm.auto import tqdm
 
 from data.cache import atomic_file, cache_root
 from evaluate.fingerprint import Fingerprint, Unkeyable, array_digest, code_digest, encode, module_fingerprint
+from models.contract import parameter_free_frontend, scored_layers
 
 log = logging.getLogger(__name__)
 
 CACHE_VERSION = 2
 REDUCTION = "time-mean: [B,C,F,T] mean over T then C x F; [B,T,D] mean over T; [B,D] as is"
 _KEY_ENTRY = "__key__"  # the key's parts, stored in every cache entry
-
-
-def default_layers(model: nn.Module) -> list[str]:
-    """The model's scored layers: its ``SCORED_LAYERS`` attribute (CochCNN9, CochResNet50)."""
-    layers = getattr(model, "SCORED_LAYERS", None)
-    if not layers:
-        raise ValueError(
-            f"{type(model).__name__} does not define SCORED_LAYERS; pass the layer names to score "
-            f"(submodule names such as {_some_names(model)})"
-        )
-    return list(layers)
 
 
 def _some_names(model: nn.Module, limit: int = 8) -> str:
@@ -126,6 +116,7 @@ def extract_activations(
     cache: bool = True,
     cache_dir: str | os.PathLike | None = None,
     progress: bool = True,
+    frontend_outputs: torch.Tensor | None = None,
 ) -> dict[str, np.ndarray]:
     """Run ``model`` on ``waveforms`` and return ``{layer: [n_sounds, n_features]}`` (float32).
 
@@ -140,8 +131,12 @@ def extract_activations(
             part of the cache key (a module-level function or ``functools.partial`` of one;
             with a lambda nothing is cached).
         cache, cache_dir: reuse/write ``<cache>/activations/<key>.npz`` (see module docstring).
+        frontend_outputs: the output of the model's parameter-free front end for ``waveforms``
+            (:func:`frontend_outputs`); the model then runs ``model.from_frontend`` on them
+            instead of ``model(waveform)`` (the same numbers, without recomputing the
+            cochleagram while the network trains). Not cached on disk.
     """
-    layers = list(layers) if layers is not None else default_layers(model)
+    layers = list(layers) if layers is not None else scored_layers(model)
     if not layers:
         raise ValueError("no layers to extract")
     modules = check_layers(model, layers)
@@ -154,6 +149,11 @@ def extract_activations(
     if batch_size < 1:
         raise ValueError(f"batch_size must be >= 1, got {batch_size}")
 
+    if frontend_outputs is not None:
+        _check_frontend_use(model, layers, frontend_outputs, len(wav))
+        if preprocess is not None:
+            raise ValueError("preprocess and frontend_outputs exclude each other (the waveform is not used)")
+        cache = False
     path = key = None
     if cache:
         try:
@@ -186,11 +186,12 @@ def extract_activations(
             for start in tqdm(
                 starts, desc=f"Activations of {type(model).__name__}", unit="batch", disable=not progress
             ):
-                batch = torch.from_numpy(wav[start : start + batch_size]).to(device)
-                if preprocess is not None:
-                    batch = preprocess(batch)
                 captured.clear()
-                model(batch)
+                if frontend_outputs is not None:
+                    model.from_frontend(frontend_outputs[start : start + batch_size].to(device))
+                else:
+                    batch = torch.from_numpy(wav[start : start + batch_size]).to(device)
+                    model(batch if preprocess is None else preprocess(batch))
                 for name in layers:
                     if name not in captured:
                         raise RuntimeError(f"layer {name!r} of {type(model).__name__} did not run in the forward pass")
@@ -223,3 +224,69 @@ def _load_entry(path: Path, key: Fingerprint, layers: Sequence[str]) -> dict[str
     except Exception as exc:  # noqa: BLE001  (any unreadable file: rebuild it)
         log.warning("Activation cache %s is unreadable (%s); extracting again", path, exc)
         return None
+
+
+def _check_frontend_use(model: nn.Module, layers: Sequence[str], outputs: torch.Tensor, n_sounds: int) -> None:
+    front = parameter_free_frontend(model)
+    if front is None:
+        raise ValueError(f"frontend_outputs given, but {type(model).__name__} has no parameter-free front end "
+                         "(models.contract.FrontEndModel)")  # fmt: skip
+    inside = [name for name in layers if any(m is front for m in _ancestors(model, name))]
+    if inside:
+        raise ValueError(f"layers {inside} lie inside the front end; they cannot be read from frontend_outputs")
+    if len(outputs) != n_sounds:
+        raise ValueError(f"frontend_outputs has {len(outputs)} rows for {n_sounds} waveforms")
+
+
+def _ancestors(model: nn.Module, name: str) -> list[nn.Module]:
+    """The submodule ``name`` and every module on the path to it."""
+    out, module = [], model
+    for part in name.split("."):
+        module = getattr(module, part)
+        out.append(module)
+    return out
+
+
+def frontend_outputs(
+    model: nn.Module,
+    waveforms: np.ndarray,
+    *,
+    batch_size: int = 16,
+    cache: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+) -> torch.Tensor | None:
+    """The output of ``model``'s parameter-free front end (the cochleagram) for ``waveforms``
+    ``[n_sounds, samples]``, on the CPU; None when the model has none
+    (:func:`models.contract.parameter_free_frontend`).
+
+    With ``cache``, stored as ``<cache>/frontend/<key>.npz``, keyed by the front end's
+    fingerprint (code, buffers, settings such as ``input_clamp``) and the stimuli; an
+    unreadable entry is rebuilt. For the brain-score callback, which extracts the same
+    stimuli at every evaluation while only the layers after the front end change.
+    """
+    front = parameter_free_frontend(model)
+    if front is None:
+        return None
+    wav = np.asarray(waveforms, dtype=np.float32)
+    path = None
+    if cache:
+        try:
+            key = module_fingerprint(front).extend(stimuli=array_digest(wav)).digest
+            path = cache_root(cache_dir) / "frontend" / f"{key[:32]}.npz"
+        except Unkeyable as exc:
+            log.info("Front-end outputs are not cached on disk: %s", exc)
+    if path is not None and path.is_file():
+        try:
+            with np.load(path) as stored:
+                return torch.from_numpy(stored["outputs"])
+        except Exception as exc:  # noqa: BLE001  (any unreadable file: rebuild it)
+            log.warning("Front-end cache %s is unreadable (%s); computing again", path, exc)
+    device = module_device(model)
+    outs = []
+    with torch.inference_mode():
+        for start in range(0, len(wav), batch_size):
+            outs.append(front(torch.from_numpy(wav[start : start + batch_size]).to(device)).cpu())
+    outputs = torch.cat(outs)
+    if path is not None:
+        save_npz_atomic(path, {"outputs": outputs.numpy()})
+    return outputs

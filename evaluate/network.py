@@ -7,11 +7,12 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from evaluate.activations import default_layers, extract_activations
+from evaluate.activations import extract_activations
 from evaluate.benchmark import Benchmark, BenchmarkError
 from evaluate.external import resample_for_model
 from evaluate.results import Score
 from evaluate.scoring import score
+from models.contract import model_identifier, scored_layers
 
 
 def score_model(
@@ -36,9 +37,10 @@ def score_model(
             f"benchmark {benchmark.name} has no waveforms; load it with waveforms=True or pass "
             "waveforms= to Benchmark.from_arrays to score a network"
         )
-    layers = list(layers) if layers is not None else default_layers(model)
+    layers = list(layers) if layers is not None else scored_layers(model)
     waveforms = resample_for_model(model, benchmark.waveforms, sample_rate)
     acts = extract_activations(
         model, waveforms, layers, batch_size=batch_size, cache=cache, cache_dir=cache_dir, progress=progress
     )
-    return score(acts, benchmark, name or type(model).__name__, progress=progress, **score_kwargs)
+    return score(acts, benchmark, name or model_identifier(model) or type(model).__name__, progress=progress,
+                 **score_kwargs)

@@ -1,6 +1,7 @@
 """Models: the cochleagram front end, the in-house cochleagram networks and the authors'
-released checkpoints of them."""
+released checkpoints of them, and the checkpoints our training writes."""
 
+from models.checkpoint import TrainedNetwork, load_network
 from models.cochcnn9 import CochCNN9
 from models.cochleagram import Cochleagram
 from models.cochresnet50 import CochResNet50
@@ -14,7 +15,9 @@ __all__ = [
     "Cochleagram",
     "ReferenceCheckpointError",
     "SpectroTemporal",
+    "TrainedNetwork",
     "Wav2Vec2Adapter",
+    "load_network",
     "load_reference_checkpoint",
     "reference_vocabularies",
 ]

@@ -11,6 +11,7 @@ import torch
 from torch import nn
 
 from models.cochleagram import Cochleagram
+from models.contract import CochleagramNetwork
 from models.same_padding import AvgPool2dSame, Conv2dSame, MaxPool2dSame, same_output_size
 
 # (name, out_channels, kernel [freq, time], stride) of the five convolutions at width 1.0.
@@ -43,7 +44,7 @@ def check_heads(heads: Mapping[str, int]) -> dict[str, int]:
     return out
 
 
-class CochCNN9(nn.Module):
+class CochCNN9(CochleagramNetwork):
     """Waveform ``[batch, 40000]`` (2 s at 20 kHz) -> ``{head: logits [batch, n_classes]}``.
 
     The cochleagram runs inside the model (``model.cochleagram``, which clamps the waveform
@@ -146,7 +147,11 @@ class CochCNN9(nn.Module):
 
     def features(self, waveform: torch.Tensor) -> torch.Tensor:
         """Waveform ``[batch, samples]`` -> ``relufc`` output ``[batch, fc_width]`` (before dropout)."""
-        x = self.cochleagram(waveform).unsqueeze(1)  # [batch, 1, 211, 390]
+        return self.embed(self.cochleagram(waveform))
+
+    def embed(self, cochleagram: torch.Tensor) -> torch.Tensor:
+        """Cochleagram ``[batch, 211, 390]`` -> ``relufc`` output ``[batch, fc_width]`` (before dropout)."""
+        x = cochleagram.unsqueeze(1)  # [batch, 1, 211, 390]
         x = self.batchnorm0(x)
         x = self.batchnorm1(self.maxpool0(self.relu0(self.conv0(x))))
         x = self.batchnorm2(self.maxpool1(self.relu1(self.conv1(x))))
@@ -156,7 +161,8 @@ class CochCNN9(nn.Module):
         x = self.avgpool(x)
         return self.relufc(self.fullyconnected(x.flatten(1)))
 
-    def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Waveform ``[batch, samples]`` -> ``{head: logits [batch, n_classes]}``."""
-        x = self.dropout(self.features(waveform))
+    def from_frontend(self, cochleagram: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Cochleagram ``[batch, 211, 390]`` -> ``{head: logits [batch, n_classes]}``."""
+        x = self.dropout(self.embed(cochleagram))
         return {name: head(x) for name, head in self.heads.items()}
+

@@ -14,6 +14,7 @@ from torch import nn
 
 from models.cochcnn9 import INPUT_CLAMP, check_heads
 from models.cochleagram import Cochleagram
+from models.contract import CochleagramNetwork
 
 _STEM_CHANNELS = 64
 # (bottleneck width, blocks, stride of the first block) of layer1..layer4 at width 1.0.
@@ -61,7 +62,7 @@ class Bottleneck(nn.Module):
         return self.relu(out + identity)
 
 
-class CochResNet50(nn.Module):
+class CochResNet50(CochleagramNetwork):
     """Waveform ``[batch, 40000]`` (2 s at 20 kHz) -> ``{head: logits [batch, n_classes]}``.
 
     The cochleagram runs inside the model (``model.cochleagram``, which clamps the waveform
@@ -150,7 +151,11 @@ class CochResNet50(nn.Module):
 
     def features(self, waveform: torch.Tensor) -> torch.Tensor:
         """Waveform ``[batch, samples]`` -> embedding ``[batch, embedding_dim]`` (2048 at width 1)."""
-        x = self.cochleagram(waveform).unsqueeze(1)  # [batch, 1, 211, 390]
+        return self.embed(self.cochleagram(waveform))
+
+    def embed(self, cochleagram: torch.Tensor) -> torch.Tensor:
+        """Cochleagram ``[batch, 211, 390]`` -> embedding ``[batch, embedding_dim]``."""
+        x = cochleagram.unsqueeze(1)  # [batch, 1, 211, 390]
         x = self.conv1_relu1(self.bn1(self.conv1(x)))  # [batch, 64, 106, 195]
         x = self.maxpool1(x)  # [batch, 64, 53, 98]
         x = self.layer1(x)
@@ -159,7 +164,8 @@ class CochResNet50(nn.Module):
         x = self.layer4(x)  # [batch, 2048, 7, 13]
         return self.avgpool(x).flatten(1)
 
-    def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
-        """Waveform ``[batch, samples]`` -> ``{head: logits [batch, n_classes]}``."""
-        x = self.features(waveform)
+    def from_frontend(self, cochleagram: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Cochleagram ``[batch, 211, 390]`` -> ``{head: logits [batch, n_classes]}``."""
+        x = self.embed(cochleagram)
         return {name: head(x) for name, head in self.heads.items()}
+

@@ -73,6 +73,7 @@ import torch
 from torch import nn
 
 from models.cochleagram import Cochleagram, _run_in_threads  # the cochleagram's CPU worker pool
+from models.contract import CochleagramNetwork
 
 RATES_HZ = (0.0, 0.5, 1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)  # temporal modulation rates
 SCALES_CYC_PER_ERB = (0.0, 0.0625, 0.125, 0.25, 0.5, 1.0, 2.0)  # spectral modulation scales
@@ -422,50 +423,55 @@ class ModulationFilterBank(nn.Module):
         target.clamp_(min=self.floor)
 
 
-class SpectroTemporal(nn.Module):
+class SpectroTemporal(CochleagramNetwork):
     """Waveform ``[batch, 40000]`` (2 s at 20 kHz) -> time-averaged filter output ``[batch, 23421]``.
 
     The reference cochleagram (``self.cochleagram``: ``[batch, 211, 390]`` at 200 Hz) followed
     by ``self.filters``, a :class:`ModulationFilterBank` (the authors' 111 filters) whose output
     ``[batch, 111, 211, 390]`` (filters x channels x frames) is the scored layer
-    (``SCORED_LAYERS``). ``forward`` returns that output averaged over time and flattened
+    (``SCORED_LAYERS``). :meth:`features` returns that output averaged over time and flattened
     filter-major (feature ``k * 211 + channel``), as the activation extractor does with a 4-D
     layer: the authors' features. ``self.filters.specs`` names the filters.
 
+    It has no heads and no trainable weights: ``forward`` returns ``{}`` (the model contract,
+    :mod:`models.contract`), :meth:`features` the authors' feature vectors; it is scored, never
+    trained.
+
     Args:
-        heads: ignored; accepted so that code which builds every model with ``heads=...`` (the
-            training configs) can build this one. It has no classification heads.
         rates: temporal modulation rates in Hz (the authors' by default).
         scales: spectral modulation scales in cycles/ERB (the authors' by default).
         cochleagram_kwargs: arguments for :class:`models.Cochleagram` (defaults = reference).
     """
 
     SCORED_LAYERS = ("filters",)
+    identifier = "SpectroTemporal"  # no weights: the filter bank is the authors', fixed
 
     def __init__(
         self,
-        heads: Mapping[str, int] | None = None,
         rates: Sequence[float] = RATES_HZ,
         scales: Sequence[float] = SCALES_CYC_PER_ERB,
         cochleagram_kwargs: Mapping | None = None,
     ) -> None:
         super().__init__()
-        del heads  # see the docstring
         self.cochleagram = Cochleagram(**dict(cochleagram_kwargs or {}))
         n_channels, n_frames = self.cochleagram.output_shape
         self.filters = ModulationFilterBank(
             n_channels, n_frames, rates, scales, frame_rate=float(self.cochleagram.env_sr)
         )
-        # Training code builds an optimiser from parameters(), and PyTorch refuses an empty
-        # list; this placeholder has no elements and needs no gradient: nothing is trained.
-        self.no_weights = nn.Parameter(torch.zeros(0), requires_grad=False)
 
     @property
     def n_features(self) -> int:
         """Time-averaged features per sound: filters x channels (111 x 211 = 23,421)."""
         return self.filters.n_filters * self.filters.n_channels
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor:
+    def from_frontend(self, cochleagram: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Cochleagram ``[batch, 211, 390]`` -> ``{}`` (no heads); the scored layer
+        ``filters`` runs on the way."""
+        self.filters(cochleagram)
+        return {}
+
+
+    def features(self, waveform: torch.Tensor) -> torch.Tensor:
         """Waveform ``[batch, samples]`` -> ``[batch, n_filters * n_channels]`` time-averaged output."""
         power = self.filters(self.cochleagram(waveform))  # [batch, filters, channels, frames]
         return power.mean(dim=-1).flatten(1)

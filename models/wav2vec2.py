@@ -76,6 +76,7 @@ class Wav2Vec2Adapter(nn.Module):
             where a ``heads`` argument is passed; the scored layers do not depend on it).
     """
 
+    # The model contract (models/contract.py); identifier is set per instance.
     sample_rate = 16000
 
     def __init__(
@@ -115,9 +116,18 @@ class Wav2Vec2Adapter(nn.Module):
             dim = self.model.encoder.feature_projection.projection.out_features
             self.heads = nn.ModuleDict({name: nn.Linear(dim, n) for name, n in check_heads(heads).items()})
 
-    def forward(self, waveform: torch.Tensor) -> torch.Tensor | dict[str, torch.Tensor]:
+    def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
+        """``[batch, samples]`` at 16 kHz -> ``{task: logits}`` of the heads (``{}`` without
+        heads: the scored layers run on the way; :meth:`features` gives the last layer)."""
+        x = self.last_hidden(waveform)
+        if self.heads is None:
+            return {}
+        pooled = x.mean(dim=1)
+        return {name: head(pooled) for name, head in self.heads.items()}
+
+    def last_hidden(self, waveform: torch.Tensor) -> torch.Tensor:
         """``[batch, samples]`` at 16 kHz -> the last layer's features ``[batch, frames, dim]``
-        (what ``torchaudio``'s model returns), or ``{task: logits}`` with ``heads``."""
+        (what ``torchaudio``'s model returns)."""
         if waveform.ndim != 2:
             raise ValueError(f"expected waveforms [batch, samples], got shape {list(waveform.shape)}")
         if bool(self.normalize):
@@ -129,11 +139,7 @@ class Wav2Vec2Adapter(nn.Module):
         hidden = transformer.get_intermediate_outputs(x, attention_mask=None)
         for i, h in enumerate(hidden, start=1):
             hidden[i - 1] = getattr(self, f"layer{i}")(h)
-        x = hidden[-1] if transformer.layer_norm_first else transformer.layer_norm(hidden[-1])
-        if self.heads is None:
-            return x
-        pooled = x.mean(dim=1)
-        return {name: head(pooled) for name, head in self.heads.items()}
+        return hidden[-1] if transformer.layer_norm_first else transformer.layer_norm(hidden[-1])
 
     def extra_repr(self) -> str:
         return f"architecture={self.architecture!r}, weights={self.weights!r}, normalize={bool(self.normalize)}"

@@ -6,7 +6,7 @@ import torch
 
 from models import Cochleagram
 from models.filterbank import erb_cosine_filterbank, sinc_kaiser_kernel
-from tests.conftest import FIXTURES
+from tests.helpers import FIXTURES
 
 
 @pytest.fixture(scope="module")

@@ -6,11 +6,11 @@ import time
 
 import pytest
 import torch
-from hydra import compose, initialize_config_module
 from hydra.utils import instantiate
 
 import evaluate
 from models import CochResNet50
+from tests.helpers.configs import compose_config
 
 SMALL = 1 / 8  # CPU-sized: 8 stem channels, 256-d embedding
 # Per-clip (channels, freq, time) at width 1.0 for a [1, 211, 390] cochleagram: conv1 and every
@@ -176,8 +176,7 @@ def test_bad_width(width):
 
 
 def test_config_composes():
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        cfg = compose(config_name="train", overrides=["model=cochresnet50"])
+    cfg = compose_config("train", ["model=cochresnet50"])
     assert cfg.model.width == 1.0
     net = instantiate(cfg.model, heads={"word": 5})
     assert isinstance(net, CochResNet50)

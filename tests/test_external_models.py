@@ -9,17 +9,18 @@ import numpy as np
 import pytest
 import torch
 import torchaudio
-from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 from torch import nn
 
 import models.wav2vec2 as w2v
 from evaluate import Benchmark, Score, extract_activations, score_model
+from evaluate.external import resample_for_model
 from evaluate.fingerprint import tensors_digest
-from evaluate.external import model_sample_rate, resample_for_model
 from models import Wav2Vec2Adapter
-from tests.release_fixture import write_release
-from tests.test_evaluate_cli import evaluate_in_process, only_run_dir, run
+from models.contract import ScoredModel, input_rate
+from tests.helpers.cli import only_run_dir, run_cli
+from tests.helpers.configs import compose_config, evaluate_in_process
+from tests.helpers.fake_release import write_release
 
 
 class TinySeqModel(nn.Module):
@@ -94,7 +95,7 @@ def test_random_weights_saved_to_a_file_reload_exactly(tmp_path, caplog):
     assert second.identifier == "Wav2Vec2Adapter-hubert_base@hubert_base.pt"
     x = sounds(2, 8000)
     with torch.inference_mode():
-        out1, out2 = first(x), second(x)
+        out1, out2 = first.last_hidden(x), second.last_hidden(x)
     assert out1.shape == (2, 24, 768)
     torch.testing.assert_close(out1, out2, rtol=0, atol=0)
     assert tensors_digest(first) == tensors_digest(second)
@@ -118,7 +119,7 @@ def test_wrapped_and_prefixed_state_dicts_load(tiny, tmp_path):
         torch.save(obj, tmp_path / f"{name}.pt")
         net = Wav2Vec2Adapter(weights=tmp_path / f"{name}.pt").eval()
         with torch.inference_mode():
-            torch.testing.assert_close(net(x), ref(x), rtol=0, atol=0, msg=name)
+            torch.testing.assert_close(net.last_hidden(x), ref.last_hidden(x), rtol=0, atol=0, msg=name)
 
 
 def test_bad_weights_and_architectures_are_clear_errors(tiny, tmp_path):
@@ -156,12 +157,14 @@ def test_bad_weights_and_architectures_are_clear_errors(tiny, tmp_path):
 @pytest.mark.parametrize("architecture", ["wav2vec2_base", "hubert_large"])  # post- and pre-layer-norm
 def test_scored_layers_are_batch_time_dim_and_time_averaged(tiny, architecture):
     net = Wav2Vec2Adapter(architecture).eval()
+    assert isinstance(net, ScoredModel) and input_rate(net) == 16000
     x = sounds(3, 16000)
     raw: dict[str, torch.Tensor] = {}
     handles = [getattr(net, name).register_forward_hook(lambda m, i, o, name=name: raw.__setitem__(name, o))
                for name in net.SCORED_LAYERS]  # fmt: skip
     with torch.inference_mode():
-        final = net(x)
+        final = net.last_hidden(x)
+        assert net(x) == {}  # no heads: the model contract's empty dict of logits
         # torchaudio's own forward (on the z-scored sounds for hubert_large): the adapter runs the same network
         x_in = nn.functional.layer_norm(x, x.shape[-1:]) if bool(net.normalize) else x
         reference = net.model(x_in)[0]
@@ -187,8 +190,8 @@ def test_normalisation_heads_and_defaults(tiny):
     on, off = Wav2Vec2Adapter(normalize=True).eval(), Wav2Vec2Adapter(normalize=False).eval()
     off.load_state_dict({**on.state_dict(), "normalize": off.normalize})
     with torch.inference_mode():
-        torch.testing.assert_close(on(x), on(3 * x + 0.2), rtol=1e-4, atol=1e-4)  # per-utterance z-scoring
-        assert not torch.allclose(off(x), off(3 * x + 0.2), atol=1e-3)
+        torch.testing.assert_close(on.last_hidden(x), on.last_hidden(3 * x + 0.2), rtol=1e-4, atol=1e-4)  # per-utterance z-scoring
+        assert not torch.allclose(off.last_hidden(x), off.last_hidden(3 * x + 0.2), atol=1e-3)
     assert tensors_digest(on) != tensors_digest(off)  # the flag is part of the activation-cache key
     net = Wav2Vec2Adapter(heads={"word": 5, "speaker": 3}).eval()
     with torch.inference_mode():
@@ -210,10 +213,10 @@ def test_stimuli_are_resampled_to_the_models_rate():
     expected = np.stack([np.sin(2 * np.pi * 440 * t16), np.sin(2 * np.pi * 3000 * t16)])
     np.testing.assert_allclose(out[:, 500:-500], expected[:, 500:-500], atol=1e-2)  # the same tones at 16 kHz
     assert resample_for_model(same, torch.from_numpy(wav), sample_rate=8000).shape == (2, 16000)
-    assert model_sample_rate(same, 16000.0) == 16000
+    assert input_rate(same, 16000.0) == 16000
     for bad in (0, -16000, 16000.5, "16k", True, float("nan")):
         with pytest.raises(ValueError, match="sample_rate must be a positive whole number of Hz"):
-            model_sample_rate(same, bad)
+            input_rate(same, bad)
     with pytest.raises(ValueError, match=r"TinySeqModel\.sample_rate must be"):
         resample_for_model(TinySeqModel(sample_rate=0), wav)
 
@@ -243,9 +246,8 @@ def release(tmp_path_factory):
 
 @pytest.mark.parametrize("target", ["model._target_", "+model._target_"])
 def test_external_target_spellings_compose(target):
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        cfg = compose(config_name="evaluate", overrides=[f"{target}=pkg.Net", "+model.width=3", "sample_rate=8000"])
-        plain = compose(config_name="evaluate", overrides=["model=cochcnn9"])
+    cfg = compose_config("evaluate", [f"{target}=pkg.Net", "+model.width=3", "sample_rate=8000"])
+    plain = compose_config("evaluate", ["model=cochcnn9"])
     assert OmegaConf.to_container(cfg.model) == {"_target_": "pkg.Net", "width": 3} and cfg.sample_rate == 8000
     assert plain.model._target_ == "models.CochCNN9" and plain.sample_rate is None
 
@@ -253,9 +255,10 @@ def test_external_target_spellings_compose(target):
 @pytest.mark.slow  # (the synthetic-benchmark slow test runs the same spelling too)
 def test_any_importable_module_through_the_cli(tmp_path, cache_dir, release):
     logs = tmp_path / "logs"
-    proc = run(["model._target_=tests.test_external_models.TinySeqModel", "+model.expect_samples=32000",
-                "layers=[proj,out]", f"fmri_root={release['root']}", "benchmark=nh2015", "figures=false",
-                "progress=false", "rsa=false", "cache_activations=false"], logs, cache_dir)  # fmt: skip
+    proc = run_cli("evaluate", ["model._target_=tests.test_external_models.TinySeqModel",
+                                "+model.expect_samples=32000", "layers=[proj,out]", f"fmri_root={release['root']}",
+                                "benchmark=nh2015", "figures=false", "progress=false", "rsa=false",
+                                "cache_activations=false"], cache_dir=cache_dir, logs=logs)  # fmt: skip
     head = json.loads((only_run_dir(logs) / "score" / "score.json").read_text())
     assert head["model"] == "TinySeqModel-untrained-seed0" and head["layers"] == ["proj", "out"]
     assert head["info"]["model"]["model_config"] == {"_target_": "tests.test_external_models.TinySeqModel",
@@ -293,7 +296,8 @@ def test_external_models_on_the_synthetic_benchmark(tmp_path, cache_dir):
     minute) unless cached; wav2vec2_base takes 2-3 min on 2 CPUs."""
     common = ["benchmark=synthetic", "benchmark.voxels_per_participant=20", "figures=false", "progress=false"]
     logs = tmp_path / "tiny_logs"
-    run(["model._target_=tests.test_external_models.TinySeqModel", "layers=[proj,out]", *common], logs, cache_dir)
+    run_cli("evaluate", ["model._target_=tests.test_external_models.TinySeqModel", "layers=[proj,out]", *common],
+            cache_dir=cache_dir, logs=logs)  # fmt: skip
     head = json.loads((only_run_dir(logs) / "score" / "score.json").read_text())
     assert head["model"] == "TinySeqModel-untrained-seed0"
 
@@ -301,7 +305,7 @@ def test_external_models_on_the_synthetic_benchmark(tmp_path, cache_dir):
     weights = tmp_path / "wav2vec2_base.pt"
     torch.save(torchaudio.models.wav2vec2_base().state_dict(), weights)
     logs = tmp_path / "logs"
-    proc = run(["model=wav2vec2", f"model.weights={weights}", *common], logs, cache_dir)
+    proc = run_cli("evaluate", ["model=wav2vec2", f"model.weights={weights}", *common], cache_dir=cache_dir, logs=logs)
     saved = Score.load(only_run_dir(logs) / "score")
     assert saved.model == "Wav2Vec2Adapter-wav2vec2_base@wav2vec2_base.pt" and np.isfinite(saved.value)
     assert list(saved.layers) == ["features", "projection", *(f"layer{i}" for i in range(1, 13))]

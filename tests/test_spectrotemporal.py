@@ -17,12 +17,13 @@ from evaluate import Score, extract_activations, load_benchmark, score_model
 from evaluate.activations import reduce_output
 from evaluate.benchmark import ROIS
 from models import SpectroTemporal
+from models.contract import FrontEndModel
 from models.spectrotemporal import (
     ModulationFilterBank,
     spectrotemporal_filterbank,
     spectrotemporal_transfer_functions,
 )
-from tests.test_evaluate_cli import only_run_dir, run
+from tests.helpers.cli import only_run_dir, run_cli
 
 FIXTURE = Path(__file__).parent / "fixtures" / "spectrotemporal_reference.npz"
 RATES = [0, 0.5, 1, 2, 4, 8, 16, 32, 64]  # Hz
@@ -150,10 +151,11 @@ def test_filter_layout_and_counts(model):
     assert list(model.SCORED_LAYERS) == ["filters"]
     assert model.cochleagram.output_shape == (211, 390)
     assert (model.filters.n_fft_s, model.filters.n_fft_t) == (422, 1170)
-    # Nothing to train; heads (passed by the training configs) are ignored.
-    assert sum(p.numel() for p in model.parameters()) == 0
-    assert not any(p.requires_grad for p in model.parameters())
-    assert sum(p.numel() for p in SpectroTemporal(heads={"word": 794}).parameters()) == 0
+    # Nothing to train and no heads: no parameters at all, and forward returns no logits.
+    assert list(model.parameters()) == []
+    with pytest.raises(TypeError, match="heads"):
+        SpectroTemporal(heads={"word": 794})
+    assert isinstance(model, FrontEndModel) and model.frontend is model.cochleagram
     # The 1-D functions are in the state dict, so activation caches follow the filters.
     state = model.state_dict()
     assert state["filters.temporal"].shape == (9, 586) and state["filters.spectral"].shape == (7, 422)
@@ -181,7 +183,7 @@ def test_forward_and_hooked_layer_shapes(model):
     waveform = 0.1 * torch.randn(2, 40000, generator=torch.Generator().manual_seed(0))
     try:
         with torch.inference_mode():
-            features = model(waveform)
+            features = model.features(waveform)
     finally:
         handle.remove()
     assert features.shape == (2, 23421) and features.dtype == torch.float32
@@ -253,11 +255,12 @@ def test_module_constants_are_the_authors():
 @pytest.mark.slow  # ~1-3 min on 2 cores: 165 sounds through the filter bank, in a new interpreter
 def test_evaluate_cli_scores_the_model(tmp_path, cache_dir):
     logs = tmp_path / "logs"
-    run(["model=spectrotemporal", "benchmark=synthetic", f"benchmark.voxels_per_participant={VOXELS}",
-         "figures=false", "cache_activations=false", "progress=false"], logs, cache_dir)  # fmt: skip
+    run_cli("evaluate", ["model=spectrotemporal", "benchmark=synthetic", f"benchmark.voxels_per_participant={VOXELS}",
+                         "figures=false", "cache_activations=false", "progress=false"],
+            cache_dir=cache_dir, logs=logs)  # fmt: skip
     out_dir = only_run_dir(logs)
     head = json.loads((out_dir / "score" / "score.json").read_text())
-    assert head["model"] == "SpectroTemporal-untrained-seed0" and head["layers"] == ["filters"]
+    assert head["model"] == "SpectroTemporal" and head["layers"] == ["filters"]
     saved = Score.load(out_dir / "score")
     assert saved.benchmark == "synthetic" and saved.per_voxel["voxel"].nunique() == 8 * VOXELS
     assert 0 < saved.value < 1

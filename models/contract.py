@@ -1,0 +1,162 @@
+"""The model contract: what evaluation and training read from a network, and nothing else.
+
+Every network this project scores implements :class:`ScoredModel`: the in-house CochCNN9 and
+CochResNet50 (and the authors' released checkpoints loaded into them), the SpectroTemporal
+baseline and the external adapters. Any other ``torch.nn.Module`` can still be scored: the
+functions below are the one place that reads the contract, and they say what a module that
+does not implement it gets (layers must then be named; the input rate is 20 kHz).
+
+The word *heads* means one thing here: the linear readouts of a network, one per task, whose
+logits ``forward`` returns by name. (What training optimises through them are the
+*objectives* of ``train/``.)
+"""
+
+from __future__ import annotations
+
+import math
+import numbers
+from collections.abc import Mapping, Sequence
+from typing import Protocol, runtime_checkable
+
+import torch
+from torch import nn
+
+from data.audio import SAMPLE_RATE
+
+__all__ = [
+    "CochleagramNetwork",
+    "FrontEndModel",
+    "ScoredModel",
+    "input_rate",
+    "model_identifier",
+    "model_provenance",
+    "parameter_free_frontend",
+    "scored_layers",
+]
+
+
+@runtime_checkable
+class ScoredModel(Protocol):
+    """A network evaluation can score.
+
+    Attributes:
+        SCORED_LAYERS: names of the submodules scored by default, in model order; their
+            forward outputs are ``[batch, features]``, ``[batch, time, dim]`` or
+            ``[batch, channels, freq, time]``.
+        sample_rate: the rate (Hz) of the waveforms ``forward`` takes.
+        identifier: where the weights came from (a checkpoint, a released file), or None for
+            a network built with random weights (the caller names it from its seed).
+    """
+
+    SCORED_LAYERS: Sequence[str]
+    sample_rate: int
+    identifier: str | None
+
+    def forward(self, waveform: torch.Tensor) -> Mapping[str, torch.Tensor]:
+        """Waveforms ``[batch, samples]`` at ``sample_rate`` -> ``{head: logits [batch, n_classes]}``
+        (empty for a network without heads, such as SpectroTemporal)."""
+        ...
+
+
+@runtime_checkable
+class FrontEndModel(ScoredModel, Protocol):
+    """A network whose first stage is a fixed transform of the waveform (the cochleagram).
+
+    ``from_frontend(frontend(waveform))`` equals ``forward(waveform)``, so the front end's
+    output for a fixed set of stimuli can be computed once and reused while the rest trains.
+    """
+
+    @property
+    def frontend(self) -> nn.Module: ...
+
+    def from_frontend(self, representation: torch.Tensor) -> Mapping[str, torch.Tensor]: ...
+
+
+class CochleagramNetwork(nn.Module):
+    """Base of the networks whose first stage is their ``cochleagram`` submodule (CochCNN9,
+    CochResNet50, SpectroTemporal): a :class:`FrontEndModel` at 20 kHz whose ``forward`` is
+    ``from_frontend(cochleagram(waveform))``. Subclasses build ``self.cochleagram`` and define
+    ``SCORED_LAYERS`` and ``from_frontend``."""
+
+    sample_rate = SAMPLE_RATE
+    identifier: str | None = None  # set by the loaders (a checkpoint, a released file)
+    cochleagram: nn.Module
+
+    @property
+    def frontend(self) -> nn.Module:
+        """The parameter-free front end."""
+        return self.cochleagram
+
+    def from_frontend(self, representation: torch.Tensor) -> dict[str, torch.Tensor]:
+        raise NotImplementedError(f"{type(self).__name__} must define from_frontend")
+
+    def forward(self, waveform: torch.Tensor) -> dict[str, torch.Tensor]:
+        """Waveform ``[batch, samples]`` at 20 kHz -> ``{head: logits [batch, n_classes]}``."""
+        return self.from_frontend(self.cochleagram(waveform))
+
+
+def _named(model: nn.Module) -> str:
+    return type(model).__name__
+
+
+def _submodule_names(model: nn.Module, limit: int = 8) -> str:
+    names = [n for n, _ in model.named_modules() if n]
+    return ", ".join(names[:limit]) + (" ..." if len(names) > limit else "")
+
+
+def scored_layers(model: nn.Module) -> list[str]:
+    """The model's default scored layers (``SCORED_LAYERS``).
+
+    Raises:
+        ValueError: the model does not declare them; the message lists some submodule names
+            to pass as ``layers`` instead.
+    """
+    layers = model.SCORED_LAYERS if isinstance(model, ScoredModel) or hasattr(model, "SCORED_LAYERS") else None
+    if not layers:
+        raise ValueError(
+            f"{_named(model)} does not define SCORED_LAYERS; pass the layer names to score "
+            f"(submodule names such as {_submodule_names(model)})"
+        )
+    return list(layers)
+
+
+def input_rate(model: nn.Module, override: int | None = None) -> int:
+    """The rate ``model`` takes its input at: ``override``, else ``model.sample_rate``, else
+    the project's 20 kHz (a module that does not declare one).
+
+    Raises:
+        ValueError: the rate is not a positive whole number of Hz (naming where it came from).
+    """
+    if override is not None:
+        rate, source = override, "sample_rate"
+    elif hasattr(model, "sample_rate"):
+        rate, source = model.sample_rate, f"{_named(model)}.sample_rate"
+    else:
+        rate, source = SAMPLE_RATE, "the default"
+    valid = isinstance(rate, numbers.Real) and not isinstance(rate, bool) and math.isfinite(rate)
+    if not valid or rate != int(rate) or rate <= 0:
+        raise ValueError(f"{source} must be a positive whole number of Hz, got {rate!r}")
+    return int(rate)
+
+
+def model_identifier(model: nn.Module) -> str | None:
+    """Where the model's weights came from (``model.identifier``), or None when it does not say."""
+    ident = model.identifier if hasattr(model, "identifier") else None
+    return str(ident) if ident else None
+
+
+def model_provenance(model: nn.Module) -> dict | None:
+    """The record of the weights' origin a loader attached (file, digest, architecture), if any."""
+    prov = model.provenance if hasattr(model, "provenance") else None
+    return dict(prov) if prov else None
+
+
+def parameter_free_frontend(model: nn.Module) -> nn.Module | None:
+    """The model's front end when it is a :class:`FrontEndModel` whose front end has no
+    parameters (so its output for fixed stimuli never changes); None otherwise."""
+    if not isinstance(model, FrontEndModel):
+        return None
+    front = model.frontend
+    if not isinstance(front, nn.Module) or any(True for _ in front.parameters()):
+        return None
+    return front
