@@ -13,8 +13,8 @@ Public API::
 
 from evaluate.activations import extract_activations
 from evaluate.benchmark import Benchmark, BenchmarkError
-from evaluate.catalog import load_benchmark
 from evaluate.network import score_model
+from evaluate.registry import load_benchmark
 from evaluate.results import Score
 from evaluate.scoring import score
 from evaluate.splits import reference_splits

@@ -71,8 +71,10 @@ import numpy as np
 import pandas as pd
 import soundfile as sf
 from scipy.io import loadmat
+from tqdm.auto import tqdm
 
 from data.audio import CLIP_SAMPLES, SAMPLE_RATE, TARGET_RMS, resample
+from data.cache import cache_root
 from evaluate.benchmark import ROIS, Benchmark, BenchmarkError
 
 log = logging.getLogger(__name__)
@@ -81,7 +83,6 @@ ROOT_ENV = "AUDITORY_DNN_FMRI_ROOT"
 DOWNLOAD_COMMAND = "python -m evaluate.download"
 N_STIMULI = 165
 N_REPS = 3
-BENCHMARKS = ("nh2015", "b2021", "nh2015comp")
 CATEGORIES = (
     "Music", "Song", "EngSpeech", "ForSpeech", "HumVoc", "AniVoc",
     "HumNonVoc", "AniNonVoc", "Nature", "Mechanical", "EnvSound",
@@ -107,8 +108,6 @@ def default_root() -> Path:
     ``<cache root>/fmri`` (see :func:`data.cache.cache_root`)."""
     if os.environ.get(ROOT_ENV):
         return Path(os.environ[ROOT_ENV]).expanduser()
-    from data.cache import cache_root  # imported lazily: the data package pulls in torch
-
     return cache_root() / "fmri"
 
 
@@ -276,14 +275,14 @@ def _metadata(frame: pd.DataFrame, columns: Sequence[str]) -> pd.DataFrame:
     return out
 
 
-def _waveforms(root: Path, ids: list[str], waveforms: bool) -> np.ndarray | None:
-    return load_stimuli(root, ids) if waveforms else None
+def _waveforms(root: Path, ids: list[str], waveforms: bool, progress: bool) -> np.ndarray | None:
+    return load_stimuli(root, ids, progress=progress) if waveforms else None
 
 
 # --------------------------------------------------------------------------- public API
 
 
-def load_stimuli(root: str | os.PathLike | None, stimulus_ids: Sequence[str]) -> np.ndarray:
+def load_stimuli(root: str | os.PathLike | None, stimulus_ids: Sequence[str], progress: bool = False) -> np.ndarray:
     """Read ``root/data/stimuli/<id>.wav`` for each id and return ``[n, 40000]`` float32.
 
     The authors' procedure: each sound is mixed to mono, cut to its first 2 s *at the file's
@@ -297,7 +296,7 @@ def load_stimuli(root: str | os.PathLike | None, stimulus_ids: Sequence[str]) ->
     root = resolve_root(root)
     seconds = CLIP_SAMPLES / SAMPLE_RATE
     out = np.zeros((len(stimulus_ids), CLIP_SAMPLES), dtype=np.float32)
-    for i, stim in enumerate(stimulus_ids):
+    for i, stim in enumerate(tqdm(stimulus_ids, desc="stimuli", unit="sound", disable=not progress)):
         path = root / STIMULI_DIR / f"{stim}.wav"
         if not path.is_file():
             raise _missing(path, root, f"the wav of stimulus {stim!r}")
@@ -321,7 +320,7 @@ def load_stimuli(root: str | os.PathLike | None, stimulus_ids: Sequence[str]) ->
     return out
 
 
-def load_nh2015(root: str | os.PathLike | None = None, waveforms: bool = True) -> Benchmark:
+def load_nh2015(root: str | os.PathLike | None = None, *, waveforms: bool = True, progress: bool = False) -> Benchmark:
     """NH2015 (Norman-Haignere et al. 2015): voxels with 3 repetitions, ``[165, 7694, 3]``."""
     root = resolve_root(root)
     ids, categories = _stimulus_meta(root)
@@ -384,7 +383,7 @@ def load_nh2015(root: str | os.PathLike | None = None, waveforms: bool = True) -
         participant=meta["subj_idx"],
         roi=np.array([_roi_label(v) for v in rois["roi_label_general"]], dtype=object),
         stimulus_ids=ids,
-        waveforms=_waveforms(root, ids, waveforms),
+        waveforms=_waveforms(root, ids, waveforms, progress),
         name="nh2015",
         target_ids=voxel_ids,
         categories=categories,
@@ -411,7 +410,7 @@ def _b2021_names(path: Path) -> list[str]:
         raise BenchmarkError(f"{path}: field 'stim_info.stim_names' must be a cell array of strings: {exc}") from exc
 
 
-def load_b2021(root: str | os.PathLike | None = None, waveforms: bool = True) -> Benchmark:
+def load_b2021(root: str | os.PathLike | None = None, *, waveforms: bool = True, progress: bool = False) -> Benchmark:
     """B2021 (Boebinger et al. 2021): the first 165 stimuli and 3 repetitions, ``[165, 26792, 3]``."""
     root = resolve_root(root)
     ids, categories = _stimulus_meta(root)
@@ -444,7 +443,7 @@ def load_b2021(root: str | os.PathLike | None = None, waveforms: bool = True) ->
         participant=rois["subj_idx"].to_numpy(),
         roi=np.array([_roi_label(v) for v in rois["roi_label_general"]], dtype=object),
         stimulus_ids=ids,
-        waveforms=_waveforms(root, ids, waveforms),
+        waveforms=_waveforms(root, ids, waveforms, progress),
         name="b2021",
         target_ids=rois["voxel_id"].to_numpy(),
         categories=categories,
@@ -453,7 +452,7 @@ def load_b2021(root: str | os.PathLike | None = None, waveforms: bool = True) ->
     )
 
 
-def load_nh2015comp(root: str | os.PathLike | None = None, waveforms: bool = True) -> Benchmark:
+def load_nh2015comp(root: str | os.PathLike | None = None, *, waveforms: bool = True, progress: bool = False) -> Benchmark:
     """NH2015comp: the 6 voxel-decomposition components, ``[165, 6, 1]``, rows in NH2015 order."""
     root = resolve_root(root)
     ids, categories = _stimulus_meta(root)
@@ -504,21 +503,9 @@ def load_nh2015comp(root: str | os.PathLike | None = None, waveforms: bool = Tru
         participant=np.zeros(n, dtype=int),
         roi=np.full(n, "", dtype=object),
         stimulus_ids=ids,
-        waveforms=_waveforms(root, ids, waveforms),
+        waveforms=_waveforms(root, ids, waveforms, progress),
         name="nh2015comp",
         target_ids=np.array(comp_names, dtype=object),
         categories=categories,
         kind="components",
     )
-
-
-_LOADERS = {"nh2015": load_nh2015, "b2021": load_b2021, "nh2015comp": load_nh2015comp}
-
-
-def load_benchmark(name: str, root: str | os.PathLike | None = None, waveforms: bool = True) -> Benchmark:
-    """Load a release benchmark by name: ``"nh2015"``, ``"b2021"`` or ``"nh2015comp"``
-    (case-insensitive)."""
-    loader = _LOADERS.get(str(name).strip().lower())
-    if loader is None:
-        raise ValueError(f"unknown benchmark {name!r}; available: {', '.join(BENCHMARKS)}")
-    return loader(root, waveforms=waveforms)

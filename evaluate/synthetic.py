@@ -6,7 +6,7 @@ that the scoring maths can be checked against a ground truth. Every output names
 
 Stimuli
     165 sounds, 15 in each of the 11 NH2015 categories, 2 s at 20 kHz, RMS 0.1, from the
-    procedural synthesizer :mod:`data.sounds` (speech from espeak-ng, English and foreign
+    procedural synthesizer :mod:`data.synth` (speech from espeak-ng, English and foreign
     voices). Deterministic from ``seed``.
 
 Encoding model (documented in the README, section "The synthetic benchmark")
@@ -52,9 +52,13 @@ from pathlib import Path
 
 import numpy as np
 import pandas as pd
+import torch
 from tqdm.auto import tqdm
 
+from data.cache import cache_root, get_or_build
+from data.synth import CATEGORIES, synthesize
 from evaluate.benchmark import ROIS, Benchmark, BenchmarkError
+from models.cochleagram import Cochleagram
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +112,6 @@ def stimulus_set(seed: int = 0, progress: bool = True) -> tuple[np.ndarray, list
 
     ``latents`` has one row per stimulus: ``subtype`` and the synthesizer's latent labels.
     """
-    from data.sounds import CATEGORIES, synthesize
-
     waves, ids, cats, rows = [], [], [], []
     jobs = [(c, k) for c in CATEGORIES for k in range(N_PER_CATEGORY)]
     for category, k in tqdm(jobs, desc="Rendering synthetic stimuli", unit="sound", disable=not progress):
@@ -133,10 +135,6 @@ def _zscore(x: np.ndarray) -> np.ndarray:
 
 def cochleagram_drives(waveforms: np.ndarray, batch_size: int = 8, progress: bool = True) -> dict[str, np.ndarray]:
     """Low-level drives ``{channel: [n_stimuli]}`` from the cochleagram ``[211, 390]`` of each sound."""
-    import torch
-
-    from models import Cochleagram
-
     coch = Cochleagram()
     cfs = coch.center_freqs  # [211] Hz
     env_rate = coch.env_sr  # Hz
@@ -251,8 +249,6 @@ def build_arrays(spec: SyntheticSpec, progress: bool = True) -> dict:
 
 # ----------------------------------------------------------------------------- cache + loader
 def _entry(spec: SyntheticSpec, cache_dir: str | os.PathLike | None) -> Path:
-    from data.cache import cache_root
-
     return cache_root(cache_dir) / "synthetic_benchmark" / spec.key()
 
 
@@ -276,6 +272,7 @@ def _build_into(spec: SyntheticSpec, progress: bool):
 
 
 def load_synthetic(
+    *,
     seed: int = 0,
     n_participants: int = 8,
     voxels_per_participant: int = 300,
@@ -291,8 +288,6 @@ def load_synthetic(
     Built once (about a minute: stimuli, cochleagrams, responses) into
     ``<cache>/synthetic_benchmark/<key>/`` and reloaded from there; a corrupt entry is rebuilt.
     """
-    from data.cache import get_or_build
-
     spec = SyntheticSpec(seed, n_participants, voxels_per_participant, n_reps, tuple(reliability))
     entry = _entry(spec, cache_dir)
     entry.parent.mkdir(parents=True, exist_ok=True)
@@ -329,5 +324,6 @@ def ground_truth_features(
     spec = SyntheticSpec(seed, n_participants, voxels_per_participant)
     entry = _entry(spec, cache_dir)
     if not (entry / "channels.csv").is_file():
-        load_synthetic(seed, n_participants, voxels_per_participant, cache_dir=cache_dir, waveforms=False)
+        load_synthetic(seed=seed, n_participants=n_participants, voxels_per_participant=voxels_per_participant,
+                       cache_dir=cache_dir, waveforms=False)
     return pd.read_csv(entry / "channels.csv").to_numpy()

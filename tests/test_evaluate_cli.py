@@ -3,20 +3,14 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
-from pathlib import Path
 
 import numpy as np
 import pytest
-from hydra import compose, initialize_config_module
 
 from evaluate import Score, extract_activations, load_benchmark, score
-from tests.conftest import REPO
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from release_fixture import write_release
+from tests.helpers.cli import only_run_dir, run_cli, run_dirs
+from tests.helpers.configs import compose_config, evaluate_in_process
+from tests.helpers.fake_release import write_release
 
 
 @pytest.fixture(scope="module")
@@ -24,30 +18,15 @@ def release(tmp_path_factory):
     return write_release(tmp_path_factory.mktemp("release"), n_voxels_per_participant=10, n_participants=3)
 
 
-def run(args: list[str], logs: Path, cache_dir: Path, module: str = "evaluate", check: bool = True):
-    env = {**os.environ, "AUDITORY_DNN_CACHE": str(cache_dir), "AUDITORY_DNN_LOGS": str(logs), "WANDB_MODE": "offline",
-           "WANDB_SILENT": "true"}  # fmt: skip
-    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=600, check=False)  # fmt: skip
-    if check:
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
-
-
-def only_run_dir(logs: Path) -> Path:
-    (run_dir,) = (logs / "evaluate" / "runs").iterdir()
-    return run_dir
-
-
 def test_checkpoint_is_scored_and_matches_the_api(tmp_path, cache_dir, tiny_corpus, release):
-    run(["debug=fast", "~callbacks.brain_score", "logger=none", "trainer.max_steps=2"], tmp_path / "train_logs", cache_dir,
-        module="train")  # fmt: skip
-    (train_dir,) = (tmp_path / "train_logs" / "train" / "runs").iterdir()
+    run_cli("train", ["debug=fast", "~callbacks.brain_score", "logger=none", "trainer.max_steps=2"],
+            cache_dir=cache_dir, logs=tmp_path / "train_logs")  # fmt: skip
+    (train_dir,) = run_dirs(tmp_path / "train_logs")
     ckpt = train_dir / "checkpoints" / "last.ckpt"
 
     logs = tmp_path / "logs"
-    proc = run([f"ckpt_path={ckpt}", f"fmri_root={release['root']}", "benchmark=nh2015", "layers=[relu0,relu2,relufc]"],
-               logs, cache_dir)  # fmt: skip
+    proc = run_cli("evaluate", [f"ckpt_path={ckpt}", f"fmri_root={release['root']}", "benchmark=nh2015",
+                                "layers=[relu0,relu2,relufc]"], cache_dir=cache_dir, logs=logs)  # fmt: skip
     out_dir = only_run_dir(logs)
     assert "on nh2015: median noise-corrected r2" in proc.stdout and "Primary" in proc.stdout
     for name in ("layer_curves.png", "best_layer.png", "rsa.png"):
@@ -61,35 +40,14 @@ def test_checkpoint_is_scored_and_matches_the_api(tmp_path, cache_dir, tiny_corp
     assert len(saved.per_voxel) == 3 * 30 and (out_dir / "summary.txt").read_text().startswith(head["model"])
 
     # The same numbers from the Python API.
-    from train.checkpoint import load_network
+    from models import load_network
 
     net = load_network(ckpt).net
-    bench = load_benchmark("nh2015", release["root"])
+    bench = load_benchmark("nh2015", root=release["root"])
     acts = extract_activations(net, bench.waveforms, ["relu0", "relu2", "relufc"], cache=False, progress=False)
     direct = score(acts, bench, progress=False)
     assert saved.value == pytest.approx(direct.value, rel=1e-6, abs=1e-12)
     np.testing.assert_allclose(saved.per_voxel["r2"], direct.per_voxel["r2"], rtol=1e-6, atol=1e-12)
-
-
-def evaluate_in_process(overrides: list[str], tmp_path: Path):
-    """``python -m evaluate overrides...`` without a new interpreter (the run directory is tmp_path)."""
-    from hydra.core.hydra_config import HydraConfig
-    from omegaconf import open_dict, read_write
-
-    import train.resolvers  # noqa: F401  (registers ${run_id:})
-    from evaluate.app import evaluate
-
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        cfg = compose(
-            config_name="evaluate", overrides=[*overrides, f"hydra.run.dir={tmp_path}"], return_hydra_config=True
-        )
-    with open_dict(cfg), read_write(cfg.hydra):
-        cfg.hydra.runtime.output_dir = str(tmp_path)
-        cfg.hydra.runtime.cwd = str(tmp_path)
-    HydraConfig.instance().set_config(cfg)
-    with open_dict(cfg):
-        del cfg["hydra"]
-    return evaluate(cfg)
 
 
 @pytest.mark.parametrize("benchmark, kind, n_targets", [("nh2015comp", "components", 6), ("b2021", "voxels", 50)])
@@ -106,8 +64,8 @@ def test_other_release_benchmarks(tmp_path, cache_dir, release, benchmark, kind,
 
 def test_missing_release_and_bad_layer_are_clear_errors(tmp_path, cache_dir, release):
     # The command line: one line naming the missing file and the download command, exit 1, no traceback.
-    proc = run(["model=cochcnn9", "model.width=0.0625", f"fmri_root={tmp_path / 'nowhere'}"], tmp_path / "l1",
-               cache_dir, check=False)  # fmt: skip
+    proc = run_cli("evaluate", ["model=cochcnn9", "model.width=0.0625", f"fmri_root={tmp_path / 'nowhere'}"],
+                   cache_dir=cache_dir, logs=tmp_path / "l1", check=False)  # fmt: skip
     assert proc.returncode == 1
     assert "benchmark could not be loaded" in proc.stderr and "python -m evaluate.download" in proc.stderr
     assert "Traceback" not in proc.stderr
@@ -121,13 +79,10 @@ def test_missing_release_and_bad_layer_are_clear_errors(tmp_path, cache_dir, rel
 
 @pytest.mark.parametrize("benchmark", ["nh2015", "b2021", "nh2015comp", "synthetic", "synthetic_comp"])
 def test_evaluate_config_composes(benchmark):
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        cfg = compose(config_name="evaluate", overrides=[f"benchmark={benchmark}", "fmri_root=/data/fmri"])
-    if benchmark.startswith("synthetic"):
-        assert cfg.benchmark._target_ == "evaluate.synthetic.load_synthetic"
-        assert cfg.benchmark.get("components", False) == (benchmark == "synthetic_comp")
-    else:
-        assert cfg.benchmark._target_ == f"evaluate.release.load_{benchmark}"
+    cfg = compose_config("evaluate", [f"benchmark={benchmark}", "fmri_root=/data/fmri"])
+    assert cfg.benchmark._target_ == "evaluate.load_benchmark"  # the one registry
+    assert cfg.benchmark.name == benchmark.replace("_", "-")
+    if not benchmark.startswith("synthetic"):
         assert cfg.benchmark.root == "/data/fmri"
     assert cfg.ckpt_path is None and cfg.layers is None and cfg.device == "auto"
 
@@ -135,8 +90,9 @@ def test_evaluate_config_composes(benchmark):
 def test_synthetic_benchmark_end_to_end(tmp_path, cache_dir):
     """No download needed: the synthetic benchmark is built locally (cached for the session)."""
     logs = tmp_path / "logs"
-    proc = run(["model=cochcnn9", "model.width=0.0625", "benchmark=synthetic", "benchmark.voxels_per_participant=40",
-                "layers=[relu0,relu4,relufc]", "progress=false"], logs, cache_dir)  # fmt: skip
+    proc = run_cli("evaluate", ["model=cochcnn9", "model.width=0.0625", "benchmark=synthetic",
+                                "benchmark.voxels_per_participant=40", "layers=[relu0,relu4,relufc]", "progress=false"],
+                   cache_dir=cache_dir, logs=logs)  # fmt: skip
     out_dir = only_run_dir(logs)
     assert "_synthetic_" in out_dir.name and "on synthetic:" in proc.stdout
     saved = Score.load(out_dir / "score")

@@ -5,8 +5,6 @@ from __future__ import annotations
 import math
 import os
 import shutil
-import sys
-import types
 from pathlib import Path
 
 import numpy as np
@@ -16,20 +14,19 @@ import soundfile as sf
 from scipy.io import loadmat, savemat
 from scipy.signal import resample_poly
 
+from data.cache import CACHE_ENV
+from evaluate import load_benchmark
 from evaluate.benchmark import BenchmarkError
+from evaluate.registry import REGISTRY
 from evaluate.release import (
-    BENCHMARKS,
     ROOT_ENV,
     load_b2021,
-    load_benchmark,
     load_nh2015,
     load_nh2015comp,
     load_stimuli,
     resolve_root,
 )
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from release_fixture import write_release
+from tests.helpers.fake_release import write_release
 
 NH = Path("data/neural/NH2015")
 B = Path("data/neural/B2021")
@@ -111,12 +108,18 @@ def test_nh2015comp_reordered_by_name(release):
 
 
 def test_load_benchmark_dispatch(release):
+    """The one registry: names normalised once, options checked against the loader's."""
     for name, n_targets in (("NH2015", release["nh2015"]["n_voxels"]), ("b2021", release["b2021"]["n_voxels"])):
-        assert load_benchmark(name, release["root"], waveforms=False).n_targets == n_targets
-    assert load_benchmark(" NH2015Comp ", release["root"], waveforms=False).name == "nh2015comp"
-    with pytest.raises(ValueError, match="available: nh2015, b2021, nh2015comp"):
-        load_benchmark("nh2016", release["root"])
-    assert BENCHMARKS == ("nh2015", "b2021", "nh2015comp")
+        assert load_benchmark(name, root=release["root"], waveforms=False).n_targets == n_targets
+    assert load_benchmark(" NH2015Comp ", root=release["root"], waveforms=False).name == "nh2015comp"
+    with pytest.raises(ValueError, match="available: nh2015, b2021, nh2015comp, synthetic, synthetic-comp"):
+        load_benchmark("nh2016", root=release["root"])
+    with pytest.raises(ValueError, match=r"benchmark 'nh2015' takes no option 'seed'; its options: progress, root, wav"):
+        load_benchmark("nh2015", root=release["root"], seed=1)
+    assert list(REGISTRY) == ["nh2015", "b2021", "nh2015comp", "synthetic", "synthetic-comp"]
+    assert [e.brain_data for e in REGISTRY.values()] == [True, True, True, False, False]
+    # one signature style: every loader takes waveforms and progress as keywords
+    assert all({"waveforms", "progress"} <= e.options for e in REGISTRY.values())
 
 
 # --------------------------------------------------------------------------- waveforms
@@ -248,10 +251,7 @@ def test_root_forms(release, monkeypatch):
 
 def test_default_root_is_cache_fmri(monkeypatch, tmp_path):
     monkeypatch.delenv(ROOT_ENV, raising=False)
-    # data.cache imports the whole data package (torch); a stub keeps this test fast.
-    stub = types.ModuleType("data.cache")
-    stub.cache_root = lambda cache_dir=None: tmp_path / "cache"
-    monkeypatch.setitem(sys.modules, "data.cache", stub)
+    monkeypatch.setenv(CACHE_ENV, str(tmp_path / "cache"))
     assert resolve_root(None) == tmp_path / "cache" / "fmri"
     with pytest.raises(FileNotFoundError) as err:
         load_nh2015(None, waveforms=False)
@@ -310,7 +310,7 @@ def test_missing_file(copy, loader, rel):
 
 def test_empty_root_says_how_to_download(tmp_path):
     with pytest.raises(FileNotFoundError, match=r"neural_stim_meta\.npy.*python -m evaluate\.download"):
-        load_benchmark("b2021", tmp_path)
+        load_benchmark("b2021", root=tmp_path)
 
 
 def test_voxel_meta_without_n_reps(copy):
