@@ -20,13 +20,17 @@ from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
-import train.resolvers  # noqa: F401  (registers ${run_id:})
-from evaluate.activations import check_layers, default_layers, extract_activations
+import conf.resolvers  # noqa: F401  (registers ${run_id:})
+from evaluate.activations import check_layers, extract_activations
 from evaluate.benchmark import Benchmark, BenchmarkError
+from evaluate.controls import control_model
 from evaluate.external import resample_for_model
 from evaluate.figures import write_figures
 from evaluate.results import Score
+from evaluate.rundir import FIGURES_DIR, SCORE_DIR, SUMMARY_FILE, control_dir
 from evaluate.scoring import resolve_device, score
+from models.checkpoint import load_network
+from models.contract import model_identifier, model_provenance, scored_layers
 
 log = logging.getLogger(__name__)
 
@@ -37,8 +41,6 @@ def build_model(cfg: DictConfig, device: torch.device) -> tuple[nn.Module, str, 
     Returns ``(model on device, identifier, provenance)``.
     """
     if cfg.get("ckpt_path"):
-        from train.checkpoint import load_network
-
         path = Path(cfg.ckpt_path).expanduser().resolve()
         trained = load_network(path, map_location="cpu")
         ident = f"{type(trained.net).__name__}@{path.parent.parent.name or path.stem}:step{trained.global_step}"
@@ -66,10 +68,10 @@ def build_model(cfg: DictConfig, device: torch.device) -> tuple[nn.Module, str, 
         raise ValueError(  # noqa: TRY004  (a user's config error: a message, not a traceback)
             f"model._target_={model_cfg['_target_']} built a {type(net).__name__}, not a torch.nn.Module"
         )
-    ident = getattr(net, "identifier", None) or f"{type(net).__name__}-untrained-seed{cfg.seed}"
+    ident = model_identifier(net) or f"{type(net).__name__}-untrained-seed{cfg.seed}"
     info = {"model_config": model_cfg, "seed": int(cfg.seed)}
-    if getattr(net, "provenance", None):  # e.g. a released checkpoint: file, digest, architecture
-        info["weights"] = net.provenance
+    if model_provenance(net):  # e.g. a released checkpoint: file, digest, architecture
+        info["weights"] = model_provenance(net)
     return net.to(device), ident, info
 
 
@@ -101,7 +103,7 @@ def evaluate(cfg: DictConfig) -> Score:
     if bench.waveforms is None:
         raise BenchmarkError(f"benchmark {bench.name} has no stimulus waveforms to run a network on")
     net, ident, provenance = build_model(cfg, device)
-    layers = list(cfg.layers) if cfg.get("layers") else default_layers(net)
+    layers = list(cfg.layers) if cfg.get("layers") else scored_layers(net)
     check_layers(net, layers)
     # The network's input: the stimuli at its own rate (model.sample_rate / sample_rate=; evaluate/external.py).
     bench = dataclasses.replace(bench, waveforms=resample_for_model(net, bench.waveforms, cfg.get("sample_rate")))
@@ -110,14 +112,14 @@ def evaluate(cfg: DictConfig) -> Score:
     acts = extract_activations(net, bench.waveforms, layers, **acts_kwargs)
     result = score(acts, bench, ident, rsa=bool(cfg.rsa), device=device, progress=bool(cfg.progress))
     result.info["model"] = provenance
-    result.save(out_dir / "score")
-    figures = write_figures(result, out_dir / "figures") if cfg.figures else []
+    result.save(out_dir / SCORE_DIR)
+    figures = write_figures(result, out_dir / FIGURES_DIR) if cfg.figures else []
     summary = result.summary()
     if cfg.get("control"):
         summary += "\n\n" + _score_control(cfg, net, ident, bench, layers, acts_kwargs, device, result, out_dir)
-    (out_dir / "summary.txt").write_text(summary + "\n")
+    (out_dir / SUMMARY_FILE).write_text(summary + "\n")
     print(summary)
-    print(f"Results: {out_dir / 'score'}" + (f"; figures: {out_dir / 'figures'}" if figures else ""))
+    print(f"Results: {out_dir / SCORE_DIR}" + (f"; figures: {out_dir / FIGURES_DIR}" if figures else ""))
     return result
 
 
@@ -125,17 +127,15 @@ def _score_control(cfg: DictConfig, net: nn.Module, ident: str, bench: Benchmark
                    acts_kwargs: dict, device: torch.device, result: Score, out_dir: Path) -> str:  # fmt: skip
     """Score the control network (``control=permuted``) the same way, side by side: its
     results go to ``control_<name>/``; returns the comparison lines for the summary."""
-    from evaluate.controls import control_model
-
     name, seed = str(cfg.control), int(cfg.get("control_seed", 0))
     control = control_model(net, name, seed=seed)
     acts = extract_activations(control, bench.waveforms, layers, **acts_kwargs)
     ctrl = score(acts, bench, f"{ident}:{name}-seed{seed}", rsa=bool(cfg.rsa), device=device,
                  progress=bool(cfg.progress))  # fmt: skip
     ctrl.info["model"] = {**(result.info.get("model") or {}), "control": name, "control_seed": seed}
-    ctrl.save(out_dir / f"control_{name}" / "score")
+    ctrl.save(control_dir(out_dir, name) / SCORE_DIR)
     if cfg.figures:
-        write_figures(ctrl, out_dir / f"control_{name}" / "figures")
+        write_figures(ctrl, control_dir(out_dir, name) / FIGURES_DIR)
     rows = [f"{'':<16}{'network':>10}{name:>12}"]
     rows.append(f"{'score':<16}{result.value:>10.4f}{ctrl.value:>12.4f}")
     trained, controlled = result.best_relative_layer, ctrl.best_relative_layer

@@ -34,6 +34,7 @@ from pathlib import Path, PurePosixPath
 
 from tqdm import tqdm
 
+from data.cache import cache_root
 from evaluate.release import MARKER, ROOT_ENV, default_root
 
 DEFAULT_URL = "https://mcdermottlab.mit.edu//tuckute_feather_2023/data.tar"
@@ -170,8 +171,6 @@ def _report_results(dest: Path, found: list[Path]) -> list[str]:
 
 def _cache_dest(name: str) -> Callable[[], Path]:
     def dest() -> Path:
-        from data.cache import cache_root  # imported lazily: the data package pulls in torch
-
         return cache_root() / name
 
     return dest

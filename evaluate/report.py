@@ -34,8 +34,10 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
+from evaluate import stats
 from evaluate.figures import ROI_COLOURS, _save
 from evaluate.results import Score
+from evaluate.rundir import SCORE_FILE, control_of, training_step_of
 
 log = logging.getLogger(__name__)
 ROIS = ("Primary", "Anterior", "Lateral", "Posterior")
@@ -94,14 +96,12 @@ def find_scores(paths: list[str | Path]) -> list[Entry]:
     for root in map(Path, paths):
         if not root.exists():
             raise FileNotFoundError(f"{root} does not exist")
-        found = sorted(root.rglob("score.json")) if root.is_dir() else [root]
+        found = sorted(root.rglob(SCORE_FILE)) if root.is_dir() else [root]
         latest: dict[tuple[Path, str], tuple[int, Path]] = {}
         for path in found:
-            parts = path.parts
-            if "brain_scores" in parts:  # training run: keep the latest step per benchmark
-                i = parts.index("brain_scores")
-                run_dir, bench = Path(*parts[:i]), parts[i + 1]
-                step = int(re.sub(r"\D", "", path.parent.name) or 0)
+            in_training = training_step_of(path)
+            if in_training is not None:  # training run: keep the latest step per benchmark
+                run_dir, bench, step = in_training
                 if step >= latest.get((run_dir, bench), (-1, path))[0]:
                     latest[(run_dir, bench)] = (step, path)
                 continue
@@ -111,7 +111,7 @@ def find_scores(paths: list[str | Path]) -> list[Entry]:
                 log.warning("Skipping %s: %s", path, exc)
                 bad += 1
                 continue
-            control = "permuted" if "control_permuted" in parts else ""
+            control = control_of(path)
             entries.append(_entry(score, path, _training_run_of(score), control))
         for (run_dir, _bench), (_step, path) in sorted(latest.items()):
             try:
@@ -129,8 +129,7 @@ def _pooled(entries: list[Entry]) -> tuple[float, float, int]:
     """Mean over participants of the per-participant values averaged over seeds, and its SEM."""
     per = pd.concat([e.score.per_participant[["participant", "value"]] for e in entries])
     values = per.groupby("participant")["value"].mean().to_numpy()
-    sem = values.std(ddof=1) / np.sqrt(len(values)) if len(values) > 1 else float("nan")
-    return float(values.mean()), float(sem), len(entries)
+    return float(values.mean()), stats.sem(values), len(entries)
 
 
 def best_layer_table(entries: list[Entry]) -> pd.DataFrame:

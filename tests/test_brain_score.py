@@ -5,29 +5,23 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
 
 from evaluate import Score
-from tests.conftest import REPO
-from tests.wandb_files import history, run_file, summary
-from train.brain_score import BrainScoreCallback, read_history
+from evaluate.rundir import read_history
+from tests.helpers.cli import run_cli
+from tests.helpers.wandb_files import history, run_file, summary
+from train.brain_score import BrainScoreCallback
 
 SMALL = "callbacks.brain_score.benchmark_kwargs={synthetic: {voxels_per_participant: 20}}"
 
 
 def run(module: str, args: list[str], logs: Path, cache_dir: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "AUDITORY_DNN_CACHE": str(cache_dir), "AUDITORY_DNN_LOGS": str(logs), "WANDB_MODE": "offline",
-           "WANDB_SILENT": "true"}  # fmt: skip
-    proc = subprocess.run([sys.executable, "-m", module, *args], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=900, check=False)  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
+    return run_cli(module, args, cache_dir=cache_dir, logs=logs, timeout=900)
 
 
 def only(path: Path) -> Path:
@@ -126,16 +120,14 @@ def test_missing_benchmark_or_layer_stops_at_setup(tmp_path, cache_dir):
         bad.setup(_trainer(tmp_path), net, "fit")
     with pytest.raises(ValueError, match=r"has no submodule\(s\) \['relu9'\]"):
         BrainScoreCallback(layers=["relu0", "relu9"], cache_dir=cache_dir).setup(_trainer(tmp_path), net, "fit")
-    with pytest.raises(ValueError, match="unknown \\['nh2016'\\]"):
+    with pytest.raises(ValueError, match="benchmarks: unknown benchmark 'nh2016'; available: nh2015, b2021"):
         BrainScoreCallback(benchmarks=["nh2016"], cache_dir=cache_dir).setup(_trainer(tmp_path), net, "fit")
 
 
 def test_a_failing_benchmark_stops_the_run_before_training(tmp_path, cache_dir, tiny_corpus):
-    env = {**os.environ, "AUDITORY_DNN_CACHE": str(cache_dir), "AUDITORY_DNN_LOGS": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "train", "debug=fast", "logger=csv",
-                           "callbacks.brain_score.benchmarks=[synthetic,nh2015]",
-                           f"callbacks.brain_score.fmri_root={tmp_path / 'nowhere'}"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
+    proc = run_cli("train", ["debug=fast", "logger=csv", "callbacks.brain_score.benchmarks=[synthetic,nh2015]",
+                             f"callbacks.brain_score.fmri_root={tmp_path / 'nowhere'}"],
+                   cache_dir=cache_dir, logs=tmp_path, check=False)  # fmt: skip
     assert proc.returncode != 0
     assert "benchmark 'nh2015' could not be loaded" in proc.stdout + proc.stderr
     run_dir = only(tmp_path / "train" / "runs")

@@ -3,9 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pandas as pd
@@ -14,7 +11,7 @@ import torch
 
 from evaluate.controls import control_model, permuted_copy
 from models import CochCNN9
-from tests.conftest import REPO
+from tests.helpers.cli import run_cli
 
 
 def test_permuted_copy_is_the_authors_procedure_on_every_state_dict_entry():
@@ -88,9 +85,7 @@ def test_report_compares_runs_seeds_tasks_noise_and_the_baseline(tmp_path):
     (runs / "broken" / "score" / "score.json").write_text("{not json")
 
     out = tmp_path / "report"
-    proc = subprocess.run([sys.executable, "-m", "evaluate.report", str(runs), "--out", str(out)], cwd=REPO,
-                          capture_output=True, text=True, timeout=300, env={**os.environ})  # fmt: skip
-    assert proc.returncode == 0, proc.stdout + proc.stderr
+    proc = run_cli("evaluate.report", [str(runs), "--out", str(out)], timeout=300)
     assert "1 score(s) could not be read" in proc.stderr
     d = out / "synthetic"
     for name in ("best_layer", "layer_curves", "best_relative_layer", "noisy_vs_clean", "tasks"):
@@ -111,8 +106,7 @@ def test_report_compares_runs_seeds_tasks_noise_and_the_baseline(tmp_path):
     curves = pd.read_csv(d / "layer_curves.csv")
     assert set(curves["position"]) == {0.0, 0.5, 1.0}
 
-    empty = subprocess.run([sys.executable, "-m", "evaluate.report", str(tmp_path / "runs" / "eval0" / "nothing")],
-                           cwd=REPO, capture_output=True, text=True, timeout=120)  # fmt: skip
+    empty = run_cli("evaluate.report", [str(tmp_path / "runs" / "eval0" / "nothing")], timeout=120, check=False)
     assert empty.returncode == 1 and "does not exist" in empty.stderr
 
 
@@ -123,14 +117,11 @@ def test_briefly_trained_cochcnn9_scores_above_its_permuted_control(tmp_path, ca
     0.631 vs 0.620 for the audio-event task); an untrained network's permuted copy is as good
     as the network itself (0.584 vs 0.476 for one seed), so the margin comes from training."""
     from evaluate import load_benchmark, score_model
-    from train.checkpoint import load_network
+    from models import load_network
 
     logs = tmp_path / "logs"
-    env = {**os.environ, "AUDITORY_DNN_CACHE": str(cache_dir), "AUDITORY_DNN_LOGS": str(logs)}
-    proc = subprocess.run([sys.executable, "-m", "train", "experiment=quickstart", "trainer.max_epochs=1", "logger=none",
-                           "~callbacks.brain_score"], cwd=REPO, env=env, capture_output=True, text=True,
-                          timeout=1800)  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_cli("train", ["experiment=quickstart", "trainer.max_epochs=1", "logger=none", "~callbacks.brain_score"],
+            cache_dir=cache_dir, logs=logs, timeout=1800)  # fmt: skip
     (ckpt,) = logs.glob("train/runs/*/checkpoints/last.ckpt")
     net = load_network(ckpt).net.eval()
     bench = load_benchmark("synthetic", voxels_per_participant=40, cache_dir=cache_dir, progress=False)

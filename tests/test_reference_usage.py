@@ -5,25 +5,16 @@ checkpoints of earlier versions of our CochCNN9 refused with a clear message."""
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 
 import numpy as np
 import pytest
 import torch
 
 import evaluate
-from models import CochCNN9, load_reference_checkpoint
-from tests.conftest import REPO
-from tests.reference_layout import write
-from train.checkpoint import load_network
+from models import CochCNN9, load_network, load_reference_checkpoint
+from tests.helpers.cli import only_run_dir, run_cli
+from tests.helpers.reference_layout import write
 from train.init_from import initialise_from
-
-
-def _env(cache_dir, logs):
-    return {**os.environ, "AUDITORY_DNN_CACHE": str(cache_dir), "AUDITORY_DNN_LOGS": str(logs),
-            "WANDB_MODE": "offline", "WANDB_SILENT": "true"}  # fmt: skip
 
 
 def _ours(tmp_path, net, layout: int | None = 2, name="last.ckpt"):
@@ -43,14 +34,10 @@ def _ours(tmp_path, net, layout: int | None = 2, name="last.ckpt"):
 def test_evaluate_cli_scores_a_released_checkpoint_and_its_permuted_control(tmp_path, cache_dir):
     path, _ = write(tmp_path, "CochCNN9", True, seed=1)
     logs = tmp_path / "logs"
-    proc = subprocess.run(
-        [sys.executable, "-m", "evaluate", "model=reference", f"model.path={path}", "benchmark=synthetic",
-         "benchmark.voxels_per_participant=20", "layers=[relu2,relufc]", "control=permuted", "figures=false",
-         "progress=false"],
-        cwd=REPO, env=_env(cache_dir, logs), capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    (run,) = (logs / "evaluate" / "runs").iterdir()
+    proc = run_cli("evaluate", ["model=reference", f"model.path={path}", "benchmark=synthetic",
+                                "benchmark.voxels_per_participant=20", "layers=[relu2,relufc]", "control=permuted",
+                                "figures=false", "progress=false"], cache_dir=cache_dir, logs=logs)  # fmt: skip
+    run = only_run_dir(logs)
     score = json.loads((run / "score" / "score.json").read_text())
     assert score["model"] == "CochCNN9-reference@0b1e-uuid"
     weights = score["info"]["model"]["weights"]
@@ -67,18 +54,18 @@ def test_score_model_and_the_brain_score_callback_accept_a_loaded_network(tmp_pa
     layers = ["relu2", "relufc"]
     bench = evaluate.load_benchmark("synthetic", voxels_per_participant=20, cache_dir=cache_dir, progress=False)
     result = evaluate.score_model(net, bench, layers, cache=False, progress=False, rsa=False)
-    assert result.model == "CochCNN9" and np.isfinite(result.value)
+    assert result.model == net.identifier and "-reference@" in result.model and np.isfinite(result.value)
 
     import pytorch_lightning as pl
 
     from train import BrainScoreCallback
-    from train.heads import ClassificationHead
     from train.module import TaskModule
+    from train.objectives import ClassificationObjective
 
     callback = BrainScoreCallback(benchmarks=["synthetic"], layers=layers, output_dir=tmp_path / "run", rsa=False,
                                   benchmark_kwargs={"synthetic": {"voxels_per_participant": 20}},
                                   cache_dir=cache_dir)  # fmt: skip
-    module = TaskModule(net, {"word": ClassificationHead("word")}, {"word": 794}, torch.optim.SGD)
+    module = TaskModule(net, {"word": ClassificationObjective("word")}, {"word": 794}, torch.optim.SGD)
     trainer = pl.Trainer(max_steps=0, logger=False, enable_checkpointing=False, callbacks=[callback],
                          enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
     callback.setup(trainer, module, "fit")
@@ -120,16 +107,13 @@ def test_init_from_our_own_checkpoint_and_the_train_cli(tmp_path, cache_dir, tin
 
     released, _ = write(tmp_path, "CochCNN9", False, seed=6)
     logs = tmp_path / "logs"
-    proc = subprocess.run(
-        [sys.executable, "-m", "train", "debug=fast", f"init_from={released}", "logger=csv", "trainer.max_steps=2",
-         "trainer.max_epochs=1", "callbacks.brain_score.at_end=true"],
-        cwd=REPO, env=_env(cache_dir, logs), capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
+    proc = run_cli("train", ["debug=fast", f"init_from={released}", "logger=csv", "trainer.max_steps=2",
+                             "trainer.max_epochs=1", "callbacks.brain_score.at_end=true"],
+                   cache_dir=cache_dir, logs=logs)  # fmt: skip
     out = proc.stdout + proc.stderr
-    assert proc.returncode == 0, out[-3000:]
     assert "Initialised from" in out and "the authors' kell2018" in out
     assert "head 'word' newly initialised: the checkpoint's has 794 classes, this run's 6" in out
-    (run,) = (logs / "train" / "runs").iterdir()
+    run = only_run_dir(logs, "train")
     history = json.loads((run / "brain_scores" / "history.json").read_text())
     assert history["evaluations"] and np.isfinite(history["best"]["synthetic"])
 
@@ -144,11 +128,9 @@ def test_checkpoints_of_earlier_versions_are_refused_with_a_clear_message(tmp_pa
     with pytest.raises(ValueError, match="earlier version of auditory-dnn"):
         initialise_from(CochCNN9({"word": 6}, width=0.125), old)
     assert load_network(_ours(tmp_path, net)).net.conv0.bias is None  # today's layout loads
-    proc = subprocess.run(
-        [sys.executable, "-m", "evaluate", f"ckpt_path={old}", "benchmark=synthetic",
-         "benchmark.voxels_per_participant=20", "progress=false"],
-        cwd=REPO, env=_env(cache_dir, tmp_path / "logs"), capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+    proc = run_cli("evaluate", [f"ckpt_path={old}", "benchmark=synthetic", "benchmark.voxels_per_participant=20",
+                                "progress=false"], cache_dir=cache_dir, logs=tmp_path / "logs", timeout=300,
+                   check=False)  # fmt: skip
     assert proc.returncode == 1 and "earlier version of auditory-dnn" in proc.stderr
     assert "Traceback" not in proc.stderr
     # A released file passed as our checkpoint: pointed to model=reference.

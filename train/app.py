@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import inspect
 import logging
 import signal
 import time
@@ -10,12 +11,13 @@ from pathlib import Path
 
 import hydra
 import pytorch_lightning as pl
-from hydra.utils import instantiate
+from hydra.utils import get_object, instantiate
 from omegaconf import DictConfig, OmegaConf, open_dict
 from pytorch_lightning.utilities import rank_zero_only
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
-import train.resolvers  # noqa: F401  (registers ${run_id:})
+import conf.resolvers  # noqa: F401  (registers ${run_id:})
+from evaluate.rundir import history_path
 from train.fault_tolerance import InterruptCheckpoint
 from train.init_from import initialise_from
 from train.module import TaskModule
@@ -29,16 +31,22 @@ warnings.filterwarnings("ignore", message="You're resuming from a checkpoint tha
 
 
 def build_module(cfg: DictConfig, datamodule: pl.LightningDataModule) -> TaskModule:
-    """The LightningModule for ``cfg``: heads sized from the data's label vocabularies."""
+    """The LightningModule for ``cfg``: one head per objective, sized from the data's label vocabularies."""
     label_sizes = datamodule.label_sizes
-    heads = {name: instantiate(spec) for name, spec in cfg.task.heads.items()}
-    unknown = sorted(set(heads) - set(label_sizes))
+    if "objectives" not in cfg.task:  # a task config of an earlier version names them heads:
+        raise ValueError(f"task {cfg.task.get('name')!r} has no objectives: (readout name -> objective); "
+                         f"it has keys {sorted(cfg.task)} (a task config's heads: is now objectives:)")  # fmt: skip
+    objectives = {name: instantiate(spec) for name, spec in cfg.task.objectives.items()}
+    unknown = sorted(set(objectives) - set(label_sizes))
     if unknown:
         raise ValueError(
             f"task {cfg.task.name!r} needs labels {unknown} that data {type(datamodule).__name__} "
             f"does not provide (it has {sorted(label_sizes)})"
         )
-    sizes = {name: label_sizes[name] for name in heads}
+    sizes = {name: label_sizes[name] for name in objectives}
+    if "heads" not in inspect.signature(get_object(cfg.model._target_)).parameters:
+        raise ValueError(f"model {cfg.model._target_} has no heads to train (it is scored, not trained: "
+                         "python -m evaluate model=<it>)")  # fmt: skip
     net = instantiate(cfg.model, heads=sizes)
     if cfg.get("init_from"):
         try:
@@ -49,12 +57,12 @@ def build_module(cfg: DictConfig, datamodule: pl.LightningDataModule) -> TaskMod
             log.info(line)
     return TaskModule(
         net=net,
-        heads=heads,
+        objectives=objectives,
         label_sizes=sizes,
         optimizer=instantiate(cfg.optimizer),
         scheduler=instantiate(cfg.scheduler) if cfg.get("scheduler") else None,
         model_config=OmegaConf.to_container(cfg.model, resolve=True),
-        vocabularies={name: datamodule.vocabularies[name] for name in heads},
+        vocabularies={name: datamodule.vocabularies[name] for name in objectives},
         run_config=OmegaConf.to_container(cfg, resolve=True),
         compile=bool(cfg.get("compile", False)),
     )
@@ -157,7 +165,7 @@ def _report(trainer: pl.Trainer, output_dir: Path) -> None:
         best = getattr(callback, "best", None)
         if isinstance(best, dict) and best:
             lines.append("Best brain scores: " + ", ".join(f"{k} {v:.4f}" for k, v in best.items())
-                         + f" (history: {output_dir / 'brain_scores' / 'history.json'})")  # fmt: skip
+                         + f" (history: {history_path(output_dir)})")  # fmt: skip
     for logger in trainer.loggers:
         if isinstance(logger, pl.loggers.WandbLogger):
             run_dir = Path(logger.experiment.dir).parent

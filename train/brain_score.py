@@ -21,7 +21,6 @@ the run summary. Every evaluation is saved under ``<output_dir>/brain_scores/<b>
 
 from __future__ import annotations
 
-import json
 import logging
 import math
 import os
@@ -33,22 +32,15 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
+from evaluate.activations import check_layers, extract_activations, frontend_outputs, module_device
+from evaluate.figures import close_figure, layer_roi_figure
+from evaluate.registry import benchmark_entry, load_benchmark
+from evaluate.results import Score
+from evaluate.rundir import brain_score_dir, write_history
+from evaluate.scoring import score
+from models.contract import scored_layers
+
 log = logging.getLogger(__name__)
-
-
-class _PrecomputedFrontEnd(nn.Module):
-    """Stands in for a parameter-free front end (the cochleagram) during extraction: returns
-    its stored outputs for the stimuli, batch after batch, in order."""
-
-    def __init__(self, outputs: torch.Tensor) -> None:
-        super().__init__()
-        self.outputs = outputs
-        self.position = 0
-
-    def forward(self, x: torch.Tensor) -> torch.Tensor:
-        out = self.outputs[self.position : self.position + x.shape[0]]
-        self.position += x.shape[0]
-        return out.to(x.device)
 
 
 class BrainScoreCallback(pl.Callback):
@@ -101,28 +93,29 @@ class BrainScoreCallback(pl.Callback):
         self.history: list[dict] = []
         self.best: dict[str, float] = {}
         self._last_step: int | None = None
-        self._frontends: dict[str, torch.Tensor] = {}
+        self._frontends: dict[str, torch.Tensor | None] = {}
 
     # ------------------------------------------------------------------ setup: fail early
     def setup(self, trainer: pl.Trainer, pl_module: pl.LightningModule, stage: str) -> None:
         if stage != "fit" or self.benchmarks:
             return
-        from evaluate.activations import check_layers, default_layers
-        from evaluate.catalog import BENCHMARKS, load_benchmark
-
         net = self._net(pl_module)
-        self.layers = self.layers or default_layers(net)
+        self.layers = self.layers or scored_layers(net)
         check_layers(net, self.layers)  # a layer the model lacks stops the run here
-        unknown = [b for b in self.benchmark_names if b.lower().replace("_", "-") not in BENCHMARKS]
-        if unknown:
-            raise ValueError(f"callbacks.brain_score.benchmarks: unknown {unknown}; available: {', '.join(BENCHMARKS)}")
+        entries = {}
         for name in self.benchmark_names:
-            kwargs = dict(self.benchmark_kwargs.get(name, {}))
-            if name.startswith("synthetic"):
-                kwargs.setdefault("progress", trainer.is_global_zero)
-                kwargs.setdefault("cache_dir", self.cache_dir)
             try:
-                bench = load_benchmark(name, self.fmri_root, **kwargs)
+                entries[name] = benchmark_entry(name)
+            except ValueError as exc:
+                raise ValueError(f"brain-score callback, benchmarks: {exc}") from exc
+        for name, entry in entries.items():
+            kwargs = dict(self.benchmark_kwargs.get(name, {}))
+            defaults = {"root": self.fmri_root, "cache_dir": self.cache_dir, "progress": trainer.is_global_zero}
+            for option, value in defaults.items():
+                if option in entry.options:
+                    kwargs.setdefault(option, value)
+            try:
+                bench = load_benchmark(name, **kwargs)
             except (FileNotFoundError, ValueError) as exc:
                 raise type(exc)(f"brain-score callback: benchmark {name!r} could not be loaded: {exc}") from exc
             if bench.waveforms is None:
@@ -133,7 +126,9 @@ class BrainScoreCallback(pl.Callback):
 
     @staticmethod
     def _net(pl_module: pl.LightningModule) -> nn.Module:
-        return getattr(pl_module, "net", pl_module)
+        """The network being trained (``TaskModule.net``; a bare network module is its own)."""
+        net = getattr(pl_module, "net", None)
+        return net if isinstance(net, nn.Module) else pl_module
 
     # ------------------------------------------------------------------ when
     def on_train_start(self, trainer: pl.Trainer, pl_module: pl.LightningModule) -> None:
@@ -183,60 +178,14 @@ class BrainScoreCallback(pl.Callback):
             self._record(trainer, step, metrics, results)
         return metrics
 
-    def _frontend_outputs(self, net: nn.Module, name: str, waveforms) -> torch.Tensor | None:
-        """The cochleagram of the benchmark's stimuli, computed once per run and stored in
-        the cache (it has no parameters, so it never changes while the network trains)."""
-        front = getattr(net, "cochleagram", None)
-        if not isinstance(front, nn.Module) or any(True for _ in front.parameters()):
-            return None
-        if name not in self._frontends:
-            import numpy as np
-
-            from data.cache import cache_root
-            from evaluate.activations import save_npz_atomic
-            from evaluate.fingerprint import Unkeyable, array_digest, module_fingerprint
-
-            try:  # the front end's code, buffers and settings (input_clamp, power ...) and the stimuli
-                key = module_fingerprint(front).extend(stimuli=array_digest(waveforms)).digest
-                path = cache_root(self.cache_dir) / "frontend" / f"{key[:32]}.npz"
-            except Unkeyable as exc:
-                log.info("Front-end outputs are not cached on disk: %s", exc)
-                path = None
-            try:
-                if path is None:
-                    raise FileNotFoundError("not cached")
-                with np.load(path) as stored:
-                    self._frontends[name] = torch.from_numpy(stored["outputs"])
-            except (OSError, KeyError, ValueError):
-                device = next(net.parameters()).device
-                outs = []
-                with torch.inference_mode():
-                    for start in range(0, len(waveforms), self.batch_size):
-                        batch = torch.from_numpy(waveforms[start : start + self.batch_size]).to(device)
-                        outs.append(front(batch).cpu())
-                self._frontends[name] = torch.cat(outs)
-                if path is not None:
-                    save_npz_atomic(path, {"outputs": self._frontends[name].numpy()})
-        return self._frontends[name]
-
-    def _score(self, pl_module: pl.LightningModule, name: str, bench, step: int):
-        from evaluate.activations import extract_activations
-        from evaluate.scoring import score
-
+    def _score(self, pl_module: pl.LightningModule, name: str, bench, step: int) -> Score:
         net = self._net(pl_module)
-        cached = self._frontend_outputs(net, name, bench.waveforms)
-        original = getattr(net, "cochleagram", None)
-        if cached is not None:
-            net.cochleagram = _PrecomputedFrontEnd(cached)
-        try:
-            acts = extract_activations(net, bench.waveforms, self.layers, batch_size=self.batch_size, cache=False,
-                                       progress=False)  # fmt: skip
-        finally:
-            if cached is not None:
-                net.cochleagram = original
+        if name not in self._frontends:  # the cochleagram never changes while the network trains
+            self._frontends[name] = frontend_outputs(net, bench.waveforms, batch_size=self.batch_size,
+                                                     cache_dir=self.cache_dir)  # fmt: skip
+        acts = extract_activations(net, bench.waveforms, self.layers, batch_size=self.batch_size, cache=False,
+                                   progress=False, frontend_outputs=self._frontends[name])  # fmt: skip
         model_id = f"{type(net).__name__}:step{step}"
-        from evaluate.activations import module_device
-
         return score(acts, bench, model_id, rsa=self.rsa, device=module_device(net), progress=False)
 
     @staticmethod
@@ -256,31 +205,24 @@ class BrainScoreCallback(pl.Callback):
 
     # ------------------------------------------------------------------ where
     def _record(self, trainer: pl.Trainer, step: int, metrics: dict, results: dict) -> None:
-        from data.cache import write_json_atomic
-
         for logger in trainer.loggers:
             logger.log_metrics(metrics, step=step)
-        root = self.output_dir / "brain_scores"
         for name, result in results.items():
             result.info["global_step"], result.info["epoch"] = step, trainer.current_epoch
-            result.save(root / name / f"step{step:08d}")
+            result.save(brain_score_dir(self.output_dir, name, step))
             self.best[name] = max(self.best.get(name, -math.inf), result.value)
         self.history.append({"step": step, "epoch": trainer.current_epoch, **metrics})
-        write_json_atomic(root / "history.json", {"best": self.best, "evaluations": self.history})
+        write_history(self.output_dir, self.best, self.history)
         for logger in trainer.loggers:
             if isinstance(logger, pl.loggers.WandbLogger):
                 self._wandb_extras(logger, step, results)
 
     def _wandb_extras(self, logger, step: int, results: dict) -> None:
-        import matplotlib.pyplot as plt
-
-        from evaluate.figures import layer_roi_figure
-
         for name, result in results.items():
             logger.log_table(f"brain/{name}/per_layer", dataframe=result.per_layer.assign(step=step), step=step)
             fig = layer_roi_figure(result)
             logger.log_image(f"brain/{name}/layer_x_roi", [fig], step=step)
-            plt.close(fig)
+            close_figure(fig)
             logger.experiment.summary[f"brain/{name}/best_score"] = self.best[name]
 
     def state_dict(self) -> dict:
@@ -293,7 +235,3 @@ class BrainScoreCallback(pl.Callback):
     def __repr__(self) -> str:
         return f"BrainScoreCallback(benchmarks={self.benchmark_names}, every_n_epochs={self.every_n_epochs})"
 
-
-def read_history(run_dir: str | os.PathLike) -> dict:
-    """The ``brain_scores/history.json`` of a run directory."""
-    return json.loads((Path(run_dir) / "brain_scores" / "history.json").read_text())

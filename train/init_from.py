@@ -18,8 +18,8 @@ from pathlib import Path
 import torch
 from torch import nn
 
+from models.checkpoint import CHECKPOINT_KEY, check_layout, network_state
 from models.reference import is_reference_layout, load_checkpoint_file, reference_from_dict
-from train.module import CHECKPOINT_KEY, check_layout, network_state
 
 log = logging.getLogger(__name__)
 
@@ -45,7 +45,7 @@ class InitReport:
 
 def checkpoint_weights(path: str | os.PathLike) -> tuple[dict[str, torch.Tensor], str]:
     """The network state dict (our key names) in a training or released checkpoint, and a
-    description of the file. Refuses an earlier CochCNN9 layout (:func:`train.module.check_layout`)."""
+    description of the file. Refuses an earlier CochCNN9 layout (:func:`models.checkpoint.check_layout`)."""
     path = Path(path).expanduser()
     if not path.is_file():
         raise FileNotFoundError(f"{path}: no such checkpoint file")

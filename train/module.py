@@ -1,8 +1,7 @@
-"""LightningModule that trains any waveform network with one or more task heads."""
+"""LightningModule that trains any waveform network on one or more objectives (one per head)."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Callable, Mapping
 from typing import Any
 
@@ -10,49 +9,20 @@ import pytorch_lightning as pl
 import torch
 from torch import nn
 
-CHECKPOINT_KEY = "auditory_dnn"  # our metadata inside Lightning checkpoints
-# Version of the network layouts our checkpoints hold. 2: CochCNN9 as the authors built it (no
-# convolution biases, average pool counting padded zeros, waveform clamped to [-1, 1]).
-# Checkpoints without it were written by earlier versions (see train.checkpoint.load_network).
-CHECKPOINT_LAYOUT = 2
-# The last commit whose CochCNN9 had convolution biases and a pad-excluding average pool.
-LAST_LAYOUT_1_COMMIT = "2c51014"
-
-
-def check_layout(ckpt_path: str | os.PathLike | None, meta: dict) -> None:
-    """Refuse a CochCNN9 checkpoint of an earlier layout rather than load it into the new one.
-
-    Checkpoints written before layout 2 hold a CochCNN9 with convolution biases whose average
-    pool excluded padded cells; loading their weights into today's CochCNN9 (no biases, pads
-    counted, clamped input) would silently compute something else.
-    """
-    layout = int(meta.get("layout", 1))
-    target = str(meta.get("model_config", {}).get("_target_", ""))
-    if layout < CHECKPOINT_LAYOUT and target.endswith("CochCNN9"):
-        raise ValueError(
-            f"checkpoint {ckpt_path} was written by an earlier version of auditory-dnn (checkpoint layout {layout}), "
-            "whose CochCNN9 had convolution biases and an average pool that excluded padding. This version builds "
-            "CochCNN9 as the authors did and does not load it into the new layout. Retrain the network, or score "
-            f"it with the version that wrote it (git checkout {LAST_LAYOUT_1_COMMIT})."
-        )
-
-
-def network_state(checkpoint: dict) -> dict[str, torch.Tensor]:
-    """The network's state dict inside a checkpoint of :class:`TaskModule` (its ``net.`` entries)."""
-    return {k[len("net.") :]: v for k, v in checkpoint["state_dict"].items() if k.startswith("net.")}
+from models.checkpoint import CHECKPOINT_KEY, CHECKPOINT_LAYOUT, check_layout
 
 
 class TaskModule(pl.LightningModule):
-    """Trains ``net`` (waveform ``[batch, samples]`` -> ``{head: logits}``) on ``heads``.
+    """Trains ``net`` (waveform ``[batch, samples]`` -> ``{head: logits}``) on ``objectives``.
 
     Args:
         net: the network, already built with one output per head.
-        heads: head name -> head object (see :mod:`train.heads`).
+        objectives: head name -> the objective its logits are trained on (see :mod:`train.objectives`).
         label_sizes: head name -> number of classes.
         optimizer: ``params -> torch.optim.Optimizer`` (a Hydra partial).
         scheduler: optional ``optimizer -> LR scheduler`` (a Hydra partial), stepped per epoch.
         model_config: the network's config (``_target_`` + arguments), stored in
-            checkpoints so :func:`train.checkpoint.load_network` can rebuild the network.
+            checkpoints so :func:`models.load_network` can rebuild the network.
         vocabularies: class names per label, stored in checkpoints.
         run_config: the full resolved run config, stored in checkpoints.
         compile: run the training and validation forward passes through ``torch.compile(net)``
@@ -62,7 +32,7 @@ class TaskModule(pl.LightningModule):
     def __init__(
         self,
         net: nn.Module,
-        heads: Mapping[str, Any],
+        objectives: Mapping[str, Any],
         label_sizes: Mapping[str, int],
         optimizer: Callable[..., torch.optim.Optimizer],
         scheduler: Callable[..., Any] | None = None,
@@ -76,8 +46,8 @@ class TaskModule(pl.LightningModule):
         self.compile_net = compile
         # Kept out of the module tree: state_dict and checkpoints hold the plain net only.
         self.__dict__["_compiled_net"] = None
-        self.heads = dict(heads)
-        self.label_sizes = {name: int(label_sizes[name]) for name in self.heads}
+        self.objectives = dict(objectives)
+        self.label_sizes = {name: int(label_sizes[name]) for name in self.objectives}
         self.optimizer_factory = optimizer
         self.scheduler_factory = scheduler
         self.model_config = dict(model_config or {})
@@ -85,9 +55,9 @@ class TaskModule(pl.LightningModule):
         self.run_config = dict(run_config or {})
         self.metrics = nn.ModuleDict(
             {
-                f"{stage}_{name}": head.make_metrics(self.label_sizes[name])
+                f"{stage}_{name}": objective.make_metrics(self.label_sizes[name])
                 for stage in ("train", "val")
-                for name, head in self.heads.items()
+                for name, objective in self.objectives.items()
             }
         )
 
@@ -105,18 +75,18 @@ class TaskModule(pl.LightningModule):
         outputs = self._train_net()(batch["waveform"])
         total = torch.zeros((), device=batch["waveform"].device)
         batch_size = batch["waveform"].shape[0]
-        for name, head in self.heads.items():
-            loss = head.loss(outputs[name], batch)
-            total = total + head.loss_weight * loss
+        for name, objective in self.objectives.items():
+            loss = objective.loss(outputs[name], batch)
+            total = total + objective.loss_weight * loss
             on_step = stage == "train"
             self.log(
                 f"{stage}/{name}/loss", loss, on_step=on_step, on_epoch=True, batch_size=batch_size, sync_dist=True
             )
             metrics = self.metrics[f"{stage}_{name}"]
-            inputs = head.metric_inputs(outputs[name].detach(), batch)
+            inputs = objective.metric_inputs(outputs[name].detach(), batch)
             if inputs is None:  # no clip in this batch carries the label (e.g. clean speech)
                 continue
-            if on_step and head.step_metrics:
+            if on_step and objective.step_metrics:
                 for key, value in metrics(*inputs).items():
                     self.log(f"{stage}/{name}/{key}_step", value, on_step=True, on_epoch=False, prog_bar=True,
                              batch_size=batch_size)  # fmt: skip
@@ -126,7 +96,7 @@ class TaskModule(pl.LightningModule):
         return total
 
     def _log_epoch_metrics(self, stage: str) -> None:
-        for name in self.heads:
+        for name in self.objectives:
             metrics = self.metrics[f"{stage}_{name}"]
             if not any(m.update_count for m in metrics.values()):
                 continue  # the label never occurred this epoch (e.g. events in clean speech)

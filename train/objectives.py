@@ -1,7 +1,10 @@
-"""Task heads: what each output of the network is trained to predict and how it is scored.
+"""Training objectives: what each readout (head) of the network is trained to predict and how
+it is scored.
 
-A head reads its labels from the batch (see :mod:`data.base` for the batch contract),
+An objective reads its labels from the batch (see :mod:`data.base` for the batch contract),
 computes its loss over the clips that carry the label, and updates its metrics with them.
+The networks' heads (:mod:`models`) are the linear readouts; an objective is paired with the
+head of the same name (``conf/task/*.yaml``: ``objectives:``).
 """
 
 from __future__ import annotations
@@ -14,13 +17,13 @@ from data.base import MISSING
 from train.metrics import MultilabelMacroAUROC, MultilabelMeanAveragePrecision
 
 
-class ClassificationHead:
+class ClassificationObjective:
     """Single-label classification of batch key ``label``: cross-entropy loss and top-1
     accuracy over the clips whose label is not :data:`data.base.MISSING`.
 
     Args:
-        label: batch key of the integer targets (e.g. ``"word"``); also the head's name.
-        loss_weight: weight of this head's loss in the total loss.
+        label: batch key of the integer targets (e.g. ``"word"``).
+        loss_weight: weight of this objective's loss in the total loss.
     """
 
     step_metrics = True  # cheap enough to log every training step
@@ -53,10 +56,10 @@ class ClassificationHead:
         return logits[valid], batch[self.label][valid]
 
     def __repr__(self) -> str:
-        return f"ClassificationHead(label={self.label!r}, loss_weight={self.loss_weight})"
+        return f"ClassificationObjective(label={self.label!r}, loss_weight={self.loss_weight})"
 
 
-class MultiLabelHead:
+class MultiLabelObjective:
     """Multi-label event tagging of batch key ``label`` (multi-hot ``[batch, classes]``):
     binary cross-entropy with logits (mean over clips and classes) over the clips whose
     ``<label>_mask`` is 1, scaled by ``loss_weight`` (the reference uses 300); mean average
@@ -93,4 +96,4 @@ class MultiLabelHead:
         return logits[valid], batch[self.label][valid].long()
 
     def __repr__(self) -> str:
-        return f"MultiLabelHead(label={self.label!r}, loss_weight={self.loss_weight})"
+        return f"MultiLabelObjective(label={self.label!r}, loss_weight={self.loss_weight})"

@@ -1,4 +1,4 @@
-"""OmegaConf resolvers used by the configs (registered on import)."""
+"""OmegaConf resolvers the configs use (registered on import); imported by both CLIs."""
 
 from __future__ import annotations
 
