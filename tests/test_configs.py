@@ -3,14 +3,13 @@
 from __future__ import annotations
 
 import pytest
-from hydra import compose, initialize_config_module
-from hydra.core.hydra_config import HydraConfig
 from hydra.errors import ConfigCompositionException
 from hydra.utils import instantiate
-from omegaconf import OmegaConf, open_dict, read_write
+from omegaconf import OmegaConf
 
-import train.resolvers  # noqa: F401  (registers ${run_id:})
-from tests.conftest import REPO
+import conf.resolvers  # noqa: F401  (registers ${run_id:})
+from tests.helpers import REPO
+from tests.helpers.configs import compose_run
 
 GROUPS = ["model", "task", "data", "optimizer", "scheduler", "trainer", "logger", "callbacks", "paths", "experiment",
           "debug"]  # fmt: skip
@@ -25,7 +24,7 @@ USER_PATHS = {
 
 # For python -m evaluate only: a user's released checkpoint (tests/test_reference_usage.py scores one;
 # python -m train takes it as init_from=).
-EVALUATION_ONLY = {("model", "reference")}
+EVALUATION_ONLY = {("model", "reference"), ("model", "spectrotemporal")}  # no heads to train
 
 
 def options(group: str) -> list[str]:
@@ -33,13 +32,7 @@ def options(group: str) -> list[str]:
 
 
 def _compose(overrides: list[str], tmp_path):
-    with initialize_config_module("conf", version_base="1.3"):
-        cfg = compose("train", overrides=[*overrides, f"hydra.run.dir={tmp_path}"], return_hydra_config=True)
-    with open_dict(cfg), read_write(cfg.hydra):
-        cfg.hydra.runtime.output_dir = str(tmp_path)
-        cfg.hydra.runtime.cwd = str(tmp_path)
-    HydraConfig.instance().set_config(cfg)
-    return cfg
+    return compose_run("train", overrides, tmp_path)
 
 
 def test_every_group_has_options():
@@ -53,8 +46,8 @@ def test_option_composes_and_builds(group, option, tmp_path):
     for key in cfg:  # every interpolation resolves (hydra's own sweep keys need a job number)
         if key != "hydra" and OmegaConf.is_config(cfg[key]):
             OmegaConf.to_container(cfg[key], resolve=True)
-    heads = {name: instantiate(spec) for name, spec in cfg.task.heads.items()}
-    sizes = {name: 7 for name in heads}
+    objectives = {name: instantiate(spec) for name, spec in cfg.task.objectives.items()}
+    sizes = {name: 7 for name in objectives}
     net = instantiate(cfg.model, heads=sizes)
     optimizer = instantiate(cfg.optimizer)(net.parameters())
     if cfg.scheduler is not None:

@@ -1,4 +1,4 @@
-"""Task heads and their metrics: masked losses, multi-label ranking metrics vs scikit-learn."""
+"""Training objectives and their metrics: masked losses, multi-label ranking metrics vs scikit-learn."""
 
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import torch
 from sklearn.metrics import average_precision_score, roc_auc_score
 
 from data.base import MISSING
-from train.heads import ClassificationHead, MultiLabelHead
 from train.metrics import MultilabelMacroAUROC, MultilabelMeanAveragePrecision
+from train.objectives import ClassificationObjective, MultiLabelObjective
 
 
 def test_multilabel_metrics_equal_sklearn_over_scorable_classes():
@@ -34,26 +34,26 @@ def test_multilabel_metrics_equal_sklearn_over_scorable_classes():
     assert 0 < float(ap.compute()) < 1
 
 
-def test_classification_head_ignores_missing_labels():
-    head = ClassificationHead("word")
+def test_classification_objective_ignores_missing_labels():
+    objective = ClassificationObjective("word")
     logits = torch.randn(4, 5, requires_grad=True)
     batch = {"word": torch.tensor([1, MISSING, 3, MISSING])}
     expected = torch.nn.functional.cross_entropy(logits[[0, 2]], torch.tensor([1, 3]))
-    assert torch.allclose(head.loss(logits, batch), expected)
-    _, targets = head.metric_inputs(logits, batch)
+    assert torch.allclose(objective.loss(logits, batch), expected)
+    _, targets = objective.metric_inputs(logits, batch)
     assert targets.tolist() == [1, 3]
     none = {"word": torch.full((4,), MISSING)}
-    loss = head.loss(logits, none)
-    assert loss.item() == 0 and head.metric_inputs(logits, none) is None
+    loss = objective.loss(logits, none)
+    assert loss.item() == 0 and objective.metric_inputs(logits, none) is None
     loss.backward()  # still part of the graph
     assert logits.grad is not None
 
 
-def test_multilabel_head_masks_clean_clips_and_scales():
-    head = MultiLabelHead("audioset", loss_weight=300)
+def test_multilabel_objective_masks_clean_clips_and_scales():
+    objective = MultiLabelObjective("audioset", loss_weight=300)
     logits = torch.randn(3, 4)
     target = torch.tensor([[1.0, 0, 0, 1], [0, 0, 0, 0], [0, 1, 0, 0]])
     batch = {"audioset": target, "audioset_mask": torch.tensor([1.0, 0.0, 1.0])}
     expected = torch.nn.functional.binary_cross_entropy_with_logits(logits[[0, 2]], target[[0, 2]])
-    assert torch.allclose(head.loss(logits, batch), expected) and head.loss_weight == 300
-    assert head.metric_inputs(logits, {"audioset": target, "audioset_mask": torch.zeros(3)}) is None
+    assert torch.allclose(objective.loss(logits, batch), expected) and objective.loss_weight == 300
+    assert objective.metric_inputs(logits, {"audioset": target, "audioset_mask": torch.zeros(3)}) is None
