@@ -7,8 +7,6 @@ import io
 import os
 import shutil
 import socket
-import subprocess
-import sys
 import tarfile
 import threading
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -29,11 +27,8 @@ from evaluate.download import (
     main,
 )
 from evaluate.release import MARKER, ROOT_ENV, load_nh2015
-
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-from release_fixture import write_release
-
-REPO = Path(__file__).resolve().parents[1]
+from tests.helpers.cli import run_cli
+from tests.helpers.fake_release import write_release
 
 
 @pytest.fixture(autouse=True)
@@ -280,15 +275,8 @@ def test_refused_connection_is_a_clear_connection_error(tmp_path):
 def test_cli_offline_exits_1_without_traceback(tmp_path):
     url = f"http://127.0.0.1:{_free_port()}/data.tar"
     env = {k: v for k, v in os.environ.items() if "proxy" not in k.lower()}
-    proc = subprocess.run(
-        [sys.executable, "-m", "evaluate.download", "--dest", str(tmp_path / "fmri"), "--url", url, "--no-progress"],
-        check=False,
-        cwd=REPO,
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=60,
-    )
+    proc = run_cli("evaluate.download", ["--dest", str(tmp_path / "fmri"), "--url", url, "--no-progress"], env=env,
+                   timeout=60, check=False)  # fmt: skip
     assert proc.returncode == 1
     assert "Traceback" not in proc.stderr
     assert url in proc.stderr and "offline" in proc.stderr

@@ -23,7 +23,7 @@ from torch.nn import functional as F
 from evaluate import extract_activations
 from evaluate.controls import control_model
 from models import CochCNN9, Cochleagram, CochResNet50, ReferenceCheckpointError, load_reference_checkpoint
-from tests.reference_layout import (
+from tests.helpers.reference_layout import (
     ARCHITECTURES,
     SIZES,
     TASKS,
@@ -33,6 +33,7 @@ from tests.reference_layout import (
     released_key,
     write,
 )
+
 
 # ------------------------------------------------------------------ the authors' semantics, re-computed
 def _pads(n: int, k: int, s: int) -> tuple[int, int]:

@@ -6,18 +6,22 @@ from __future__ import annotations
 
 import csv
 import json
-import os
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from pathlib import Path
 
 import pytest
 
-from tests.conftest import REPO
-from tests.wandb_files import history
+from data.corpus import CorpusSpec
+from data.datamodule import EmbeddedSpeechDataModule
+from data.sampler import EpochShuffleSampler
+from tests.helpers import TINY_CORPUS
+from tests.helpers.cli import run_cli, start_cli
+from tests.helpers.configs import compose_config
+from tests.helpers.wandb_files import history
+from train.checkpoint_io import AtomicCheckpointIO
 from train.resume import checkpoint_step, latest_checkpoint
 
 # 18 training clips / batch 4 = 4 steps per epoch; a step checkpoint every 3 steps.
@@ -28,14 +32,8 @@ ARGS = [
 ]  # fmt: skip
 
 
-def _env(logs: Path, cache_dir: Path) -> dict:
-    return {**os.environ, "AUDITORY_DNN_CACHE": str(cache_dir), "AUDITORY_DNN_LOGS": str(logs), "WANDB_SILENT": "true",
-            "WANDB_MODE": "offline"}  # fmt: skip
-
-
 def _start(logs: Path, cache_dir: Path, args: list[str]) -> subprocess.Popen:
-    return subprocess.Popen([sys.executable, "-m", "train", *ARGS, *args], cwd=REPO, env=_env(logs, cache_dir),
-                            stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True)  # fmt: skip
+    return start_cli("train", [*ARGS, *args], cache_dir=cache_dir, logs=logs)
 
 
 def _wait_for_step(proc: subprocess.Popen, logs: Path, step: int, timeout: float = 240) -> Path:
@@ -116,9 +114,7 @@ def test_killed_run_resumes_without_losing_or_repeating_steps(tmp_path, cache_di
 
     # Same command, resume=auto, a few more steps (ending mid-epoch).
     end = stopped_at + 7
-    resumed = subprocess.run([sys.executable, "-m", "train", *ARGS, f"trainer.max_steps={end}", "resume=auto"],
-                             cwd=REPO, env=_env(logs, cache_dir), capture_output=True, text=True, timeout=600)  # fmt: skip
-    assert resumed.returncode == 0, resumed.stdout[-3000:] + resumed.stderr[-3000:]
+    run_cli("train", [*ARGS, f"trainer.max_steps={end}", "resume=auto"], cache_dir=cache_dir, logs=logs)
     record = json.loads((run_dir / "run.json").read_text())
     assert record["status"] == "finished" and record["global_step"] == end
     assert [a["resumed_step"] for a in record["attempts"]] == [None, stopped_at]
@@ -133,10 +129,6 @@ def test_resumed_epoch_trains_on_the_batches_not_yet_seen(tmp_path, cache_dir, t
     """The sampler order of an epoch interrupted and resumed equals the uninterrupted one."""
     import pytorch_lightning as pl
     import torch
-
-    from data.corpus import CorpusSpec
-    from data.datamodule import EmbeddedSpeechDataModule
-    from tests.conftest import TINY_CORPUS
 
     seen: list[list[int]] = []
 
@@ -172,8 +164,6 @@ def test_resumed_epoch_trains_on_the_batches_not_yet_seen(tmp_path, cache_dir, t
 
 
 def test_sampler_shards_cover_the_epoch_once_and_resume_skips_what_was_done():
-    from data.sampler import EpochShuffleSampler
-
     n = 23
     shards = [EpochShuffleSampler(n, seed=3, rank=r, world_size=4) for r in range(4)]
     for s in shards:
@@ -205,9 +195,8 @@ def test_ddp_run_checkpoints_mid_epoch_and_resumes(tmp_path, cache_dir, tiny_cor
     args = ["debug=fast", "trainer=ddp_sim", "trainer.max_epochs=10", "logger=csv", "~callbacks.brain_score", "sweep_name=ddp",
             "callbacks.step_checkpoint.every_n_train_steps=3", "callbacks.step_checkpoint.train_time_interval=null"]
     for max_steps, resume in ((3, []), (6, ["resume=auto"])):
-        proc = subprocess.run([sys.executable, "-m", "train", *args, f"trainer.max_steps={max_steps}", *resume],
-                              cwd=REPO, env=_env(logs, cache_dir), capture_output=True, text=True, timeout=900)
-        assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+        run_cli("train", [*args, f"trainer.max_steps={max_steps}", *resume], cache_dir=cache_dir, logs=logs,
+                timeout=900)
     (run_dir,) = (logs / "train" / "runs").glob("*/run.json")
     run_dir = run_dir.parent
     record = json.loads((run_dir / "run.json").read_text())
@@ -220,10 +209,7 @@ def test_ddp_run_checkpoints_mid_epoch_and_resumes(tmp_path, cache_dir, tiny_cor
 def test_checkpoints_are_replaced_atomically(tmp_path):
     import pytorch_lightning as pl
     import torch
-    from hydra import compose, initialize_config_module
     from hydra.utils import instantiate
-
-    from train.checkpoint_io import AtomicCheckpointIO
 
     io = AtomicCheckpointIO()
     path = tmp_path / "checkpoints" / "last.ckpt"
@@ -232,7 +218,6 @@ def test_checkpoints_are_replaced_atomically(tmp_path):
         io.save_checkpoint({"global_step": 2, "bad": lambda: None}, path)
     assert torch.load(path, weights_only=False) == {"global_step": 1}  # the old one, whole
     assert [p.name for p in path.parent.iterdir()] == ["last.ckpt"]  # no temporary left behind
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        cfg = compose("train", overrides=["paths.output_dir=" + str(tmp_path)])
+    cfg = compose_config("train", ["paths.output_dir=" + str(tmp_path)])
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=False, enable_progress_bar=False)
     assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)

@@ -7,39 +7,28 @@ import json
 import os
 import signal
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import pytorch_lightning as pl
 import torch
 import yaml
-from hydra import compose, initialize_config_module
 from omegaconf import OmegaConf
 
-from tests.conftest import REPO
+from tests.helpers.cli import run_cli
+from tests.helpers.configs import compose_config
 from train.fault_tolerance import InterruptCheckpoint
 from train.resume import checkpoint_step
 
 NO_BRAIN_SCORE = "~callbacks.brain_score"
 
 
-def _env(logs: Path, cache_dir: Path) -> dict:
-    return {**os.environ, "AUDITORY_DNN_CACHE": str(cache_dir), "AUDITORY_DNN_LOGS": str(logs), "WANDB_SILENT": "true",
-            "WANDB_MODE": "offline"}  # fmt: skip
-
-
 def _run(args: list[str], logs: Path, cache_dir: Path, timeout: float = 600) -> subprocess.CompletedProcess:
-    proc = subprocess.run([sys.executable, "-m", "train", *args], cwd=REPO, env=_env(logs, cache_dir),
-                          capture_output=True, text=True, timeout=timeout)  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
+    return run_cli("train", args, cache_dir=cache_dir, logs=logs, timeout=timeout)
 
 
 def _launcher_cfg(overrides: list[str]):
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        cfg = compose("train", overrides=overrides, return_hydra_config=True)
-    return cfg.hydra.launcher
+    return compose_config("train", overrides, return_hydra_config=True).hydra.launcher
 
 
 def test_slurm_launcher_overrides_reach_the_sbatch_script(tmp_path, monkeypatch):
@@ -72,8 +61,7 @@ def test_slurm_launcher_overrides_reach_the_sbatch_script(tmp_path, monkeypatch)
                  "--mem=200GB", "--signal=USR2@120", "--cpus-per-task=8"):  # fmt: skip
         assert f"#SBATCH {line}" in script, (line, script)
     # trainer=ddp takes its node count from the SLURM job
-    with initialize_config_module(config_module="conf", version_base="1.3"):
-        cfg = compose("train", overrides=["trainer=ddp"])
+    cfg = compose_config("train", ["trainer=ddp"])
     monkeypatch.setenv("SLURM_JOB_NUM_NODES", "2")
     assert cfg.trainer.num_nodes == 2 and cfg.trainer.strategy == "ddp"
 
@@ -185,13 +173,14 @@ class _LinearNet(torch.nn.Module):
 
 
 def test_compile_trains_the_same_parameters_and_checkpoints_the_plain_net(tmp_path):
-    from train.heads import ClassificationHead
     from train.module import TaskModule
+    from train.objectives import ClassificationObjective
 
     def module(compile_net):
         torch.manual_seed(0)
-        return TaskModule(net=_LinearNet(), heads={"word": ClassificationHead("word")}, label_sizes={"word": 3},
-                          optimizer=lambda p: torch.optim.SGD(p, lr=0.1), compile=compile_net)  # fmt: skip
+        return TaskModule(net=_LinearNet(), objectives={"word": ClassificationObjective("word")},
+                          label_sizes={"word": 3}, optimizer=lambda p: torch.optim.SGD(p, lr=0.1),
+                          compile=compile_net)  # fmt: skip
 
     batches = [{"waveform": torch.randn(4, 16), "word": torch.randint(0, 3, (4,))} for _ in range(3)]
     plain, compiled = module(False), module(True)
@@ -199,7 +188,7 @@ def test_compile_trains_the_same_parameters_and_checkpoints_the_plain_net(tmp_pa
         opt = m.configure_optimizers()
         for batch in batches:
             opt.zero_grad()
-            loss = m.heads["word"].loss(m._train_net()(batch["waveform"])["word"], batch)  # as in training_step
+            loss = m.objectives["word"].loss(m._train_net()(batch["waveform"])["word"], batch)  # as in training_step
             loss.backward()
             opt.step()
     assert compiled._compiled_net is not None and plain._compiled_net is None

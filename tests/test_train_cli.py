@@ -3,34 +3,21 @@
 from __future__ import annotations
 
 import csv
-import os
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 import torch
 
-from tests.conftest import REPO
-from tests.wandb_files import history, run_file
+from tests.helpers.cli import run_cli, run_dirs, start_cli
+from tests.helpers.wandb_files import history, records, run_file
 
 # The brain-score callback has its own tests (test_brain_score.py); these are about training.
 NO_BRAIN_SCORE = "~callbacks.brain_score"
 
 
 def run_train(args: list[str], logs: Path, cache_dir: Path) -> subprocess.CompletedProcess:
-    env = {**os.environ, "AUDITORY_DNN_CACHE": str(cache_dir), "AUDITORY_DNN_LOGS": str(logs), "WANDB_SILENT": "true",
-           "WANDB_MODE": "offline"}  # fmt: skip
-    proc = subprocess.run(
-        [sys.executable, "-m", "train", "debug=fast", NO_BRAIN_SCORE, *args],
-        cwd=REPO, env=env, capture_output=True, text=True, timeout=600,
-    )  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return proc
-
-
-def run_dirs(logs: Path) -> list[Path]:
-    return sorted((logs / "train" / "runs").iterdir())
+    return run_cli("train", ["debug=fast", NO_BRAIN_SCORE, *args], cache_dir=cache_dir, logs=logs)
 
 
 def test_wandb_run_checkpoint_and_resume(tmp_path, cache_dir, tiny_corpus):
@@ -63,17 +50,9 @@ def test_wandb_run_checkpoint_and_resume(tmp_path, cache_dir, tiny_corpus):
 
 def test_csv_logger_and_unique_run_dirs(tmp_path, cache_dir, tiny_corpus):
     logs = tmp_path / "logs"
-    procs = [
-        subprocess.Popen(
-            [sys.executable, "-m", "train", "debug=fast", NO_BRAIN_SCORE, "logger=csv", "trainer.max_steps=4"],
-            cwd=REPO,
-            env={**os.environ, "AUDITORY_DNN_CACHE": str(cache_dir), "AUDITORY_DNN_LOGS": str(logs)},
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-        for _ in range(2)
-    ]  # started in the same second: their run directories must still differ
+    args = ["debug=fast", NO_BRAIN_SCORE, "logger=csv", "trainer.max_steps=4"]
+    # started in the same second: their run directories must still differ
+    procs = [start_cli("train", args, cache_dir=cache_dir, logs=logs) for _ in range(2)]
     for p in procs:
         out, _ = p.communicate(timeout=600)
         assert p.returncode == 0, out[-3000:]
@@ -88,9 +67,7 @@ def test_csv_logger_and_unique_run_dirs(tmp_path, cache_dir, tiny_corpus):
 
 
 def test_unknown_override_is_a_hydra_error(tmp_path, cache_dir):
-    env = {**os.environ, "AUDITORY_DNN_CACHE": str(cache_dir), "AUDITORY_DNN_LOGS": str(tmp_path)}
-    proc = subprocess.run([sys.executable, "-m", "train", "model=resnet9000"], cwd=REPO, env=env,
-                          capture_output=True, text=True, timeout=120)  # fmt: skip
+    proc = run_cli("train", ["model=resnet9000"], cache_dir=cache_dir, logs=tmp_path, timeout=120, check=False)
     assert proc.returncode != 0
     assert "Could not find 'model/resnet9000'" in proc.stderr + proc.stdout
 
@@ -103,15 +80,9 @@ def test_clean_condition_trains(tmp_path, cache_dir, tiny_corpus, noise):
 
 
 def test_multirun_sweep_one_job_per_combination_grouped_in_wandb(tmp_path, cache_dir, tiny_corpus):
-    from tests.wandb_files import records
-
     logs = tmp_path / "logs"
-    env = {**os.environ, "AUDITORY_DNN_CACHE": str(cache_dir), "AUDITORY_DNN_LOGS": str(logs), "WANDB_SILENT": "true",
-           "WANDB_MODE": "offline"}  # fmt: skip
-    proc = subprocess.run([sys.executable, "-m", "train", "-m", "debug=fast", NO_BRAIN_SCORE, "task=word,speaker",
-                           "seed=0,1", "sweep_name=smoke", "trainer.max_steps=2"],
-                          cwd=REPO, env=env, capture_output=True, text=True, timeout=600, check=False)  # fmt: skip
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    run_cli("train", ["-m", "debug=fast", NO_BRAIN_SCORE, "task=word,speaker", "seed=0,1", "sweep_name=smoke",
+                      "trainer.max_steps=2"], cache_dir=cache_dir, logs=logs)  # fmt: skip
     (sweep,) = (logs / "train" / "multiruns").iterdir()
     jobs = sorted(p.name for p in sweep.iterdir() if p.is_dir())
     assert jobs == ["0_cochcnn9_word_noisy_seed0", "1_cochcnn9_word_noisy_seed1", "2_cochcnn9_speaker_noisy_seed0",
