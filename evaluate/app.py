@@ -21,13 +21,15 @@ from omegaconf import DictConfig, OmegaConf
 from torch import nn
 
 import conf.resolvers  # noqa: F401  (registers ${run_id:})
+from data.cache import atomic_file
 from evaluate.activations import check_layers, extract_activations
 from evaluate.benchmark import Benchmark, BenchmarkError
 from evaluate.controls import control_model
+from evaluate.diagnostics import layer_diagnostics, warnings_for
 from evaluate.external import resample_for_model
 from evaluate.figures import write_figures
 from evaluate.results import Score
-from evaluate.rundir import FIGURES_DIR, SCORE_DIR, SUMMARY_FILE, control_dir
+from evaluate.rundir import DIAGNOSTICS_FILE, FIGURES_DIR, SCORE_DIR, SUMMARY_FILE, control_dir
 from evaluate.scoring import resolve_device, score
 from models.checkpoint import load_network
 from models.contract import model_identifier, model_provenance, scored_layers
@@ -113,6 +115,11 @@ def evaluate(cfg: DictConfig) -> Score:
     result = score(acts, bench, ident, rsa=bool(cfg.rsa), device=device, progress=bool(cfg.progress))
     result.info["model"] = provenance
     result.save(out_dir / SCORE_DIR)
+    diagnostics = layer_diagnostics(result)
+    with atomic_file(out_dir / DIAGNOSTICS_FILE, "w") as f:
+        diagnostics.to_csv(f, index=False)
+    for line in warnings_for(diagnostics):
+        log.warning("Diagnostics: %s (%s)", line, out_dir / DIAGNOSTICS_FILE)
     figures = write_figures(result, out_dir / FIGURES_DIR) if cfg.figures else []
     summary = result.summary()
     if cfg.get("control"):

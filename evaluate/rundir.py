@@ -6,6 +6,7 @@ A ``python -m evaluate`` run directory::
     score/                 evaluate.Score.save (score.json + tables)
     figures/*.png          evaluate.figures.write_figures
     summary.txt            the printed summary
+    diagnostics.csv        per-layer diagnostics of the score (evaluate.diagnostics)
     control_<name>/score/  the control network's score (control=permuted), and its figures/
 
 A ``python -m train`` run directory (the brain-score callback)::
@@ -26,6 +27,7 @@ from data.cache import write_json_atomic
 SCORE_DIR = "score"
 FIGURES_DIR = "figures"
 SUMMARY_FILE = "summary.txt"
+DIAGNOSTICS_FILE = "diagnostics.csv"
 BRAIN_SCORES_DIR = "brain_scores"
 HISTORY_FILE = "history.json"
 SCORE_FILE = "score.json"  # inside every Score directory

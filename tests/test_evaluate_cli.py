@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 
 import numpy as np
+import pandas as pd
 import pytest
 
 from evaluate import Score, extract_activations, load_benchmark, score
@@ -99,3 +100,5 @@ def test_synthetic_benchmark_end_to_end(tmp_path, cache_dir):
     assert saved.benchmark == "synthetic" and saved.per_voxel["voxel"].nunique() == 320
     assert set(saved.per_roi["roi"]) == {"all", "Primary", "Anterior", "Lateral", "Posterior"}
     assert 0 < saved.value < 1 and (out_dir / "figures" / "layer_curves.png").is_file()
+    diagnostics = pd.read_csv(out_dir / "diagnostics.csv")  # evaluate/diagnostics.py, one row per layer
+    assert diagnostics["layer"].tolist() == ["relu0", "relu4", "relufc"] and (diagnostics["n_targets"] == 320).all()
