@@ -31,7 +31,7 @@ from tqdm.auto import tqdm
 
 from data.cache import atomic_file, cache_root
 from evaluate.fingerprint import Fingerprint, Unkeyable, array_digest, code_digest, encode, module_fingerprint
-from models.contract import parameter_free_frontend, scored_layers
+from models.contract import parameter_free_frontend, scored_layers, submodule_names
 
 log = logging.getLogger(__name__)
 
@@ -40,17 +40,12 @@ REDUCTION = "time-mean: [B,C,F,T] mean over T then C x F; [B,T,D] mean over T; [
 _KEY_ENTRY = "__key__"  # the key's parts, stored in every cache entry
 
 
-def _some_names(model: nn.Module, limit: int = 8) -> str:
-    names = [n for n, _ in model.named_modules() if n]
-    return ", ".join(names[:limit]) + (" ..." if len(names) > limit else "")
-
-
 def check_layers(model: nn.Module, layers: Sequence[str]) -> dict[str, nn.Module]:
     """``{name: submodule}`` for dotted submodule names; a clear error for names the model lacks."""
     modules = dict(model.named_modules())
     missing = [name for name in layers if name not in modules or not name]
     if missing:
-        raise ValueError(f"{type(model).__name__} has no submodule(s) {missing}; available: {_some_names(model, 40)}")
+        raise ValueError(f"{type(model).__name__} has no submodule(s) {missing}; available: {submodule_names(model, 40)}")
     if len(set(layers)) != len(layers):
         raise ValueError(f"layer names must be unique, got {list(layers)}")
     return {name: modules[name] for name in layers}

@@ -72,8 +72,9 @@ def build_model(cfg: DictConfig, device: torch.device) -> tuple[nn.Module, str, 
         )
     ident = model_identifier(net) or f"{type(net).__name__}-untrained-seed{cfg.seed}"
     info = {"model_config": model_cfg, "seed": int(cfg.seed)}
-    if model_provenance(net):  # e.g. a released checkpoint: file, digest, architecture
-        info["weights"] = model_provenance(net)
+    weights = model_provenance(net)  # e.g. a released checkpoint: file, digest, architecture
+    if weights:
+        info["weights"] = weights
     return net.to(device), ident, info
 
 

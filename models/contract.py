@@ -32,6 +32,7 @@ __all__ = [
     "model_provenance",
     "parameter_free_frontend",
     "scored_layers",
+    "submodule_names",
 ]
 
 
@@ -99,7 +100,8 @@ def _named(model: nn.Module) -> str:
     return type(model).__name__
 
 
-def _submodule_names(model: nn.Module, limit: int = 8) -> str:
+def submodule_names(model: nn.Module, limit: int = 8) -> str:
+    """Up to ``limit`` of the model's dotted submodule names, for messages that suggest layers."""
     names = [n for n, _ in model.named_modules() if n]
     return ", ".join(names[:limit]) + (" ..." if len(names) > limit else "")
 
@@ -111,11 +113,11 @@ def scored_layers(model: nn.Module) -> list[str]:
         ValueError: the model does not declare them; the message lists some submodule names
             to pass as ``layers`` instead.
     """
-    layers = model.SCORED_LAYERS if isinstance(model, ScoredModel) or hasattr(model, "SCORED_LAYERS") else None
+    layers = model.SCORED_LAYERS if hasattr(model, "SCORED_LAYERS") else None
     if not layers:
         raise ValueError(
             f"{_named(model)} does not define SCORED_LAYERS; pass the layer names to score "
-            f"(submodule names such as {_submodule_names(model)})"
+            f"(submodule names such as {submodule_names(model)})"
         )
     return list(layers)
 
