@@ -1,22 +1,32 @@
-"""From per-target scores to the tables of a :class:`evaluate.Score` (docs/reference.md section 6).
+"""From per-target scores to the tables of a :class:`evaluate.Score` (docs/reference.md sections 6, 11).
 
 Voxel benchmarks: per participant the median over its voxels, then mean and SEM over
 participants (layer curves with the reference's within-participant SEM). Component
 benchmarks: each component is its own unit. The same within every ROI.
+
+The best relative layer per ROI (Figure 7) is, by default, the authors' (``"argmax"``): per
+target the layer of the best median over splits (ties drawn as
+:func:`evaluate.bestlayer.choose_layer`), its relative position, the median over each
+participant's targets, the mean over participants, and across the four ROIs the
+within-participant SEM. ``"cv"`` keeps the cross-validated variant: the relative position
+of the cross-validated best layer, averaged over iterations, with the SEM over participants.
 """
 
 from __future__ import annotations
 
+import dataclasses
 from dataclasses import dataclass
 
 import numpy as np
 import pandas as pd
 
 from evaluate.benchmark import ROIS, Benchmark
-from evaluate.bestlayer import BestLayerCV
+from evaluate.bestlayer import BestLayerCV, argmax_layer, relative_position
 from evaluate.ceiling import NoiseCeiling
 from evaluate.fits import SplitFits
 from evaluate.stats import nanmedian, sem, within_participant_sem
+
+RELATIVE_LAYER_METHODS = ("argmax", "cv")  # the authors' Figure 7 method first: the default
 
 
 @dataclass(frozen=True, eq=False)  # numpy fields: compare arrays, not records
@@ -28,12 +38,14 @@ class GroupStats:
         units: ``[units]`` the group's participants (voxels; sorted) or component ids.
         unit_value: ``[units]`` mean over iterations of the cross-validated best-layer value
             (voxels: of its median over the participant's voxels).
-        unit_relative_layer: ``[units]`` the same of the relative best layer.
+        unit_relative_layer: ``[units]`` the best relative layer (see the module docstring).
         layer_value: ``[layers]`` mean over units of the layer's median over splits (clipped
             at 1 when noise-corrected; voxels: median over the participant's voxels first).
         layer_sem: ``[layers]`` within-participant SEM (voxels) or SEM over components.
         value, sem: mean and SEM over units of ``unit_value`` (SEM ignores non-finite values).
-        relative_layer, relative_layer_sem: the same of ``unit_relative_layer``.
+        relative_layer: mean over units of ``unit_relative_layer``.
+        relative_layer_sem: its SEM over units; ``"argmax"`` method, voxel ROIs: the
+            within-participant SEM across the ROIs.
         n_targets: targets in the group.
     """
 
@@ -104,14 +116,22 @@ class Aggregates:
 
 
 def _group(
-    name: str, mask: np.ndarray, benchmark: Benchmark, layers: list[str], layer_values: np.ndarray, best: BestLayerCV
+    name: str,
+    mask: np.ndarray,
+    benchmark: Benchmark,
+    layers: list[str],
+    layer_values: np.ndarray,
+    best: BestLayerCV,
+    target_relative: np.ndarray | None,
 ) -> GroupStats:
-    """Statistics over the targets in ``mask`` ``[targets]`` (see :class:`GroupStats`)."""
+    """Statistics over the targets in ``mask`` ``[targets]`` (see :class:`GroupStats`);
+    ``target_relative`` ``[targets]``: the argmax method's relative layer per target, or None
+    for the cross-validated one."""
     participant = benchmark.participant
     if benchmark.kind == "components":
         units = np.flatnonzero(mask)  # each component is its own unit
         unit_value = best.value[:, units].mean(axis=0)
-        unit_rel = best.relative[:, units].mean(axis=0)
+        unit_rel = best.relative[:, units].mean(axis=0) if target_relative is None else target_relative[units]
         table = pd.DataFrame(layer_values[:, units].T, columns=layers)
         unit_ids = benchmark.targets["target"].to_numpy()[units]
         layer_sem = sem(table.to_numpy(), axis=0)
@@ -125,6 +145,9 @@ def _group(
             vals.append(grouped["v"].reindex(unit_ids).to_numpy())
             rels.append(grouped["rel"].reindex(unit_ids).to_numpy())
         unit_value, unit_rel = np.mean(vals, axis=0), np.mean(rels, axis=0)
+        if target_relative is not None:
+            frame["rel"] = target_relative[mask]
+            unit_rel = frame.groupby("participant")["rel"].median().reindex(unit_ids).to_numpy()
         table = (
             pd.DataFrame(layer_values[:, mask].T, columns=layers).assign(participant=participant[mask])
             .groupby("participant")[layers].median().reindex(unit_ids)
@@ -146,22 +169,50 @@ def _group(
 
 
 def aggregate(
-    benchmark: Benchmark, layers: list[str] | tuple[str, ...], values: np.ndarray, best: BestLayerCV, clip: bool
+    benchmark: Benchmark,
+    layers: list[str] | tuple[str, ...],
+    values: np.ndarray,
+    best: BestLayerCV,
+    clip: bool,
+    relative_layer: str = "argmax",
 ) -> Aggregates:
     """Group statistics of ``values`` ``[layers, splits, targets]`` (the per-split scores the best
     layer was chosen from) and of ``best``, over every target and within each ROI.
 
     ``clip``: clip the layers' medians over splits at 1 (noise-corrected scores).
+    ``relative_layer``: ``"argmax"`` (the authors' Figure 7 method) or ``"cv"`` (the
+    cross-validated best layer's position); see the module docstring.
     """
+    if relative_layer not in RELATIVE_LAYER_METHODS:
+        raise ValueError(f"relative_layer must be one of {RELATIVE_LAYER_METHODS}, got {relative_layer!r}")
     layers = list(layers)
     med_values = np.median(values, axis=1)  # [layers, targets], unclipped
     layer_values = np.minimum(med_values, 1.0) if clip else med_values
+    target_relative = (
+        relative_position(argmax_layer(values, clip=clip), len(layers)) if relative_layer == "argmax" else None
+    )
     roi = benchmark.targets["roi"].astype(str).to_numpy()
     names = [r for r in ROIS if (roi == r).any()] + sorted(set(roi) - set(ROIS) - {""})
-    groups = [_group("all", np.ones(benchmark.n_targets, dtype=bool), benchmark, layers, layer_values, best)]
-    groups += [_group(name, roi == name, benchmark, layers, layer_values, best) for name in names]
+    everything = np.ones(benchmark.n_targets, dtype=bool)
+    groups = [_group("all", everything, benchmark, layers, layer_values, best, target_relative)]
+    groups += [_group(name, roi == name, benchmark, layers, layer_values, best, target_relative) for name in names]
+    if relative_layer == "argmax" and benchmark.kind == "voxels":
+        groups = _roi_relative_sem(groups)
     unit_name = "participant" if benchmark.kind == "voxels" else "component"
     return Aggregates(layers=tuple(layers), unit_name=unit_name, groups=tuple(groups))
+
+
+def _roi_relative_sem(groups: list[GroupStats]) -> list[GroupStats]:
+    """The reference ROIs' best-relative-layer SEM as the authors' Figure 7: within participants
+    across the ROIs (participants lacking one of them left out); the other groups keep theirs."""
+    rois = [g for g in groups if g.name in ROIS]
+    if len(rois) < 2:
+        return groups
+    table = pd.concat(
+        [pd.Series(g.unit_relative_layer, index=g.units, name=g.name) for g in rois], axis=1
+    ).dropna()  # fmt: skip
+    within = dict(zip(table.columns, within_participant_sem(table)))
+    return [dataclasses.replace(g, relative_layer_sem=float(within[g.name])) if g.name in within else g for g in groups]
 
 
 def per_voxel_table(benchmark: Benchmark, fits: SplitFits, ceiling: NoiseCeiling) -> pd.DataFrame:

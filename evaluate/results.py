@@ -12,7 +12,9 @@ import pandas as pd
 
 from data.cache import atomic_file, write_json_atomic
 
-_TABLES = ("per_participant", "per_layer", "per_roi", "per_roi_layer", "per_voxel", "ceiling", "rsa_per_layer")
+_TABLES = (
+    "per_participant", "per_layer", "per_roi", "per_roi_layer", "per_voxel", "ceiling", "rsa_per_layer", "rsa_per_roi",
+)  # fmt: skip
 
 
 def _parquet_available() -> bool:
@@ -44,9 +46,11 @@ class Score:
             alpha (median), rv_hat (median predicted-response reliability).
         ceiling: one row per target: voxel (or component), participant, roi, rv (median over splits of the
             Spearman-Brown corrected, floored split-half reliability).
-        rsa: value, sem, ceiling, ceiling_sem (RSA of the best layer chosen on training
-            sounds; ``{}`` when not computed).
+        rsa: value, sem, ceiling, ceiling_sem, n_participants, per_participant (RSA of the best
+            layer chosen on training sounds, evaluate/rsa.py; ``{}`` when not computed or undefined).
         rsa_per_layer: layer, value, sem (test-sound RSA per layer).
+        rsa_per_roi: roi, value, sem, ceiling, ceiling_sem, n_participants (the same RSA on each
+            ROI's voxels; empty when not computed, and in scores saved before it existed).
         info: splits, alphas, timings, excluded targets, versions.
     """
 
@@ -65,6 +69,7 @@ class Score:
     ceiling: pd.DataFrame
     rsa: dict = field(default_factory=dict)
     rsa_per_layer: pd.DataFrame = field(default_factory=pd.DataFrame)
+    rsa_per_roi: pd.DataFrame = field(default_factory=pd.DataFrame)
     info: dict = field(default_factory=dict)
 
     @property
@@ -131,7 +136,8 @@ class Score:
 
     @classmethod
     def load(cls, directory: str | os.PathLike) -> Score:
-        """Read a score written by :meth:`save`."""
+        """Read a score written by :meth:`save`; tables a directory does not list (written
+        before they existed) are empty."""
         directory = Path(directory)
         path = directory / "score.json"
         if not path.is_file():

@@ -31,18 +31,19 @@ DIAGNOSTICS_FILE = "diagnostics.csv"
 BRAIN_SCORES_DIR = "brain_scores"
 HISTORY_FILE = "history.json"
 SCORE_FILE = "score.json"  # inside every Score directory
+CONTROL_PREFIX = "control_"  # control_<name>/ beside score/
 
 
 def control_dir(run_dir: str | os.PathLike, control: str) -> Path:
     """Where ``python -m evaluate control=<control>`` writes the control's results."""
-    return Path(run_dir) / f"control_{control}"
+    return Path(run_dir) / f"{CONTROL_PREFIX}{control}"
 
 
 def control_of(score_file: str | os.PathLike) -> str:
     """The control a ``score.json`` belongs to (``"permuted"``), or ``""`` for the network itself."""
     for part in Path(score_file).parts:
-        if part.startswith("control_"):
-            return part[len("control_") :]
+        if part.startswith(CONTROL_PREFIX):
+            return part[len(CONTROL_PREFIX) :]
     return ""
 
 

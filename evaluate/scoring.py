@@ -11,7 +11,7 @@
      0.183); corrected r2 = r2 / (rv * rv_hat);
   3. :func:`evaluate.bestlayer.best_layer_cv` -> ``BestLayerCV``: the best layer cross-validated
      over splits (10 iterations: 5 splits choose, 5 give the value; clipped at 1 only after
-     the median);
+     the median; ties drawn at random as the authors, docs/reference.md section 11);
   4. :func:`evaluate.aggregate.aggregate` -> ``Aggregates``: medians over voxels per participant,
      mean and SEM over participants, the same within ROIs, layer curves;
   5. :func:`evaluate.rsa.rsa_stage` -> ``RSAResult``: representational similarity (voxels).
@@ -100,6 +100,7 @@ def score(
     splits: Sequence[tuple[np.ndarray, np.ndarray]] | None = None,
     alphas: np.ndarray = REFERENCE_ALPHAS,
     n_iterations: int = N_CV_ITERATIONS,
+    relative_layer: str = "argmax",
     rsa: bool = True,
     device: str | torch.device | None = None,
     progress: bool = True,
@@ -115,6 +116,9 @@ def score(
         splits: optional (train, test) index pairs; default the reference's 10 splits.
         alphas: ridge alpha grid (default ``10**x`` for x in -50..49).
         n_iterations: iterations of the cross-validated best-layer selection.
+        relative_layer: how the best relative layer per ROI is computed: ``"argmax"`` (the
+            authors' Figure 7 method: per voxel the layer of the best median over splits) or
+            ``"cv"`` (the cross-validated best layer's position); evaluate/aggregate.py.
         rsa: also compute representational similarity (voxel benchmarks).
         device: torch device for the regression (default: CUDA if available).
     """
@@ -132,7 +136,7 @@ def score(
     t0 = time.perf_counter()
     best = best_layer_cv(values, n_iterations, clip=corrected)
     t_cv = time.perf_counter() - t0
-    agg = aggregate(benchmark, layers, values, best, clip=corrected)
+    agg = aggregate(benchmark, layers, values, best, clip=corrected, relative_layer=relative_layer)
     rsa_result = rsa_stage(feats, benchmark, splits) if rsa else None  # None where RSA is undefined
 
     metric = (
@@ -146,6 +150,7 @@ def score(
         "n_test": len(splits[0][1]),
         "alphas": [float(alphas.min()), float(alphas.max()), len(alphas)],
         "n_iterations": n_iterations,
+        "relative_layer": relative_layer,
         "noise_corrected": corrected,
         "n_targets": benchmark.n_targets,
         "n_excluded": len(benchmark.excluded),
@@ -171,6 +176,7 @@ def score(
         ceiling=ceiling_table(benchmark, ceiling),
         rsa=rsa_result.summary() if rsa_result is not None else {},
         rsa_per_layer=rsa_result.per_layer() if rsa_result is not None else pd.DataFrame(),
+        rsa_per_roi=rsa_result.per_roi() if rsa_result is not None else pd.DataFrame(),
         info=info,
     )
 
