@@ -28,6 +28,7 @@ from evaluate.controls import control_model
 from evaluate.diagnostics import layer_diagnostics, warnings_for
 from evaluate.external import resample_for_model
 from evaluate.figures import write_figures
+from evaluate.published import score_published_activations
 from evaluate.results import Score
 from evaluate.rundir import DIAGNOSTICS_FILE, FIGURES_DIR, SCORE_DIR, SUMMARY_FILE, control_dir
 from evaluate.scoring import resolve_device, score
@@ -83,6 +84,21 @@ def _target_params(model_cfg: dict) -> set[str]:
     return set(inspect.signature(get_object(model_cfg["_target_"])).parameters)
 
 
+def _score_published(cfg: DictConfig, bench: Benchmark, device: torch.device) -> Score:
+    """Score ``activations=`` (the authors' ``model_actv/<model>/*.h5``; evaluate/published.py)."""
+    given = [k for k in ("ckpt_path", "control") if cfg.get(k)]
+    if OmegaConf.select(cfg, "model._target_") is not None:
+        given.append("model")
+    if given:
+        raise ValueError(
+            f"activations={cfg.activations} scores the authors' activations as they are: there is no network, so "
+            f"{', '.join(given)} cannot be used with it (the permuted control is their ..._randnetw.h5 file)"
+        )
+    layers = [str(layer) for layer in cfg.layers] if cfg.get("layers") else None
+    return score_published_activations(cfg.activations, bench, layers, rsa=bool(cfg.rsa), device=device,
+                                       progress=bool(cfg.progress))  # fmt: skip
+
+
 def load_configured_benchmark(cfg: DictConfig) -> Benchmark:
     """Instantiate the ``benchmark`` config; errors name the benchmark and what is missing."""
     loader = instantiate(cfg.benchmark, _partial_=True)  # called here so its errors reach the user unwrapped
@@ -103,18 +119,21 @@ def evaluate(cfg: DictConfig) -> Score:
     device = resolve_device(cfg.device)
     bench = load_configured_benchmark(cfg)
     log.info("%s", bench.describe())
-    if bench.waveforms is None:
-        raise BenchmarkError(f"benchmark {bench.name} has no stimulus waveforms to run a network on")
-    net, ident, provenance = build_model(cfg, device)
-    layers = list(cfg.layers) if cfg.get("layers") else scored_layers(net)
-    check_layers(net, layers)
-    # The network's input: the stimuli at its own rate (model.sample_rate / sample_rate=; evaluate/external.py).
-    bench = dataclasses.replace(bench, waveforms=resample_for_model(net, bench.waveforms, cfg.get("sample_rate")))
-    acts_kwargs = dict(batch_size=int(cfg.batch_size), cache=bool(cfg.cache_activations),
-                       cache_dir=cfg.paths.get("cache_dir"), progress=bool(cfg.progress))  # fmt: skip
-    acts = extract_activations(net, bench.waveforms, layers, **acts_kwargs)
-    result = score(acts, bench, ident, rsa=bool(cfg.rsa), device=device, progress=bool(cfg.progress))
-    result.info["model"] = provenance
+    if cfg.get("activations"):  # the authors' own activations file: no network to build or run
+        result = _score_published(cfg, bench, device)
+    else:
+        if bench.waveforms is None:
+            raise BenchmarkError(f"benchmark {bench.name} has no stimulus waveforms to run a network on")
+        net, ident, provenance = build_model(cfg, device)
+        layers = list(cfg.layers) if cfg.get("layers") else scored_layers(net)
+        check_layers(net, layers)
+        # The network's input: the stimuli at its own rate (model.sample_rate / sample_rate=; evaluate/external.py).
+        bench = dataclasses.replace(bench, waveforms=resample_for_model(net, bench.waveforms, cfg.get("sample_rate")))
+        acts_kwargs = {"batch_size": int(cfg.batch_size), "cache": bool(cfg.cache_activations),
+                       "cache_dir": cfg.paths.get("cache_dir"), "progress": bool(cfg.progress)}  # fmt: skip
+        acts = extract_activations(net, bench.waveforms, layers, **acts_kwargs)
+        result = score(acts, bench, ident, rsa=bool(cfg.rsa), device=device, progress=bool(cfg.progress))
+        result.info["model"] = provenance
     result.save(out_dir / SCORE_DIR)
     diagnostics = layer_diagnostics(result)
     with atomic_file(out_dir / DIAGNOSTICS_FILE, "w") as f:
