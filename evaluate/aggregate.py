@@ -60,6 +60,7 @@ class GroupStats:
     relative_layer: float
     relative_layer_sem: float
     n_targets: int
+    iteration_value: np.ndarray | None = None  # [iterations] mean over units per CV iteration
 
 
 @dataclass(frozen=True, eq=False)
@@ -99,6 +100,18 @@ class Aggregates:
             ]
         )  # fmt: skip
 
+    def per_roi_participant(self) -> pd.DataFrame:
+        """roi, unit_name, value, best_relative_layer: every group's units (what model
+        comparisons within an ROI pair up)."""
+        return pd.DataFrame(
+            [
+                {"roi": g.name, self.unit_name: u, "value": float(v), "best_relative_layer": float(r)}
+                for g in self.groups
+                for u, v, r in zip(g.units, g.unit_value, g.unit_relative_layer)
+            ],
+            columns=["roi", self.unit_name, "value", "best_relative_layer"],
+        )
+
     def per_roi_layer(self) -> pd.DataFrame:
         """roi, layer, value, sem: one row per group x layer."""
         return pd.DataFrame(
@@ -132,6 +145,7 @@ def _group(
         units = np.flatnonzero(mask)  # each component is its own unit
         unit_value = best.value[:, units].mean(axis=0)
         unit_rel = best.relative[:, units].mean(axis=0) if target_relative is None else target_relative[units]
+        iteration_value = best.value[:, units].mean(axis=1)
         table = pd.DataFrame(layer_values[:, units].T, columns=layers)
         unit_ids = benchmark.targets["target"].to_numpy()[units]
         layer_sem = sem(table.to_numpy(), axis=0)
@@ -145,6 +159,7 @@ def _group(
             vals.append(grouped["v"].reindex(unit_ids).to_numpy())
             rels.append(grouped["rel"].reindex(unit_ids).to_numpy())
         unit_value, unit_rel = np.mean(vals, axis=0), np.mean(rels, axis=0)
+        iteration_value = np.array([np.mean(v) for v in vals])
         if target_relative is not None:
             frame["rel"] = target_relative[mask]
             unit_rel = frame.groupby("participant")["rel"].median().reindex(unit_ids).to_numpy()
@@ -165,6 +180,7 @@ def _group(
         relative_layer=float(np.mean(unit_rel)),
         relative_layer_sem=sem(unit_rel[np.isfinite(unit_rel)]),
         n_targets=int(mask.sum()),
+        iteration_value=iteration_value,
     )
 
 

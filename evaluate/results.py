@@ -14,6 +14,7 @@ from data.cache import atomic_file, write_json_atomic
 
 _TABLES = (
     "per_participant", "per_layer", "per_roi", "per_roi_layer", "per_voxel", "ceiling", "rsa_per_layer", "rsa_per_roi",
+    "per_roi_participant",
 )  # fmt: skip
 
 
@@ -49,6 +50,8 @@ class Score:
         rsa: value, sem, ceiling, ceiling_sem, n_participants, per_participant (RSA of the best
             layer chosen on training sounds, evaluate/rsa.py; ``{}`` when not computed or undefined).
         rsa_per_layer: layer, value, sem (test-sound RSA per layer).
+        per_roi_participant: roi, participant (or component), value, best_relative_layer: the
+            units behind per_roi (empty in scores saved before it existed).
         rsa_per_roi: roi, value, sem, ceiling, ceiling_sem, n_participants (the same RSA on each
             ROI's voxels; empty when not computed, and in scores saved before it existed).
         info: splits, alphas, timings, excluded targets, versions.
@@ -70,6 +73,7 @@ class Score:
     rsa: dict = field(default_factory=dict)
     rsa_per_layer: pd.DataFrame = field(default_factory=pd.DataFrame)
     rsa_per_roi: pd.DataFrame = field(default_factory=pd.DataFrame)
+    per_roi_participant: pd.DataFrame = field(default_factory=pd.DataFrame)
     info: dict = field(default_factory=dict)
 
     @property

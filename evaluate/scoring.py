@@ -151,6 +151,8 @@ def score(
         "alphas": [float(alphas.min()), float(alphas.max()), len(alphas)],
         "n_iterations": n_iterations,
         "relative_layer": relative_layer,
+        # The headline per cross-validation iteration: what a permutation test over iterations needs.
+        "per_iteration": [float(v) for v in agg.everything.iteration_value],
         "noise_corrected": corrected,
         "n_targets": benchmark.n_targets,
         "n_excluded": len(benchmark.excluded),
@@ -172,6 +174,7 @@ def score(
         per_layer=agg.per_layer(),
         per_roi=agg.per_roi(),
         per_roi_layer=agg.per_roi_layer(),
+        per_roi_participant=agg.per_roi_participant(),
         per_voxel=per_voxel_table(benchmark, fits, ceiling),
         ceiling=ceiling_table(benchmark, ceiling),
         rsa=rsa_result.summary() if rsa_result is not None else {},
