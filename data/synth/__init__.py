@@ -2,7 +2,8 @@
 
 The public face of the sub-package; the modules say how. :func:`synthesize` /
 :func:`synthesize_event` render one labelled sound (:mod:`data.synth.render`) of the
-categories and event classes of :mod:`data.synth.catalog`; :func:`espeak_engine` is the
+categories and event classes of :mod:`data.synth.catalog` (:func:`synthesize_word`: English
+speech saying a given word); :func:`espeak_engine` is the
 process's one text-to-speech engine (:mod:`data.synth.espeak`); :func:`coloured_noise` is
 the one coloured-noise generator (:mod:`data.synth.dsp`); :func:`vocabulary_words` and
 :func:`context_words` read the word lists (:mod:`data.synth.texts`).
@@ -20,7 +21,7 @@ from data.synth.espeak import (
     espeak_engine,
     voice_variants,
 )
-from data.synth.render import MIN_DURATION, SynthSound, synthesize, synthesize_event
+from data.synth.render import MIN_DURATION, SynthSound, synthesize, synthesize_event, synthesize_word
 from data.synth.texts import context_words, vocabulary_words
 
 __all__ = [
@@ -41,6 +42,7 @@ __all__ = [
     "espeak_engine",
     "synthesize",
     "synthesize_event",
+    "synthesize_word",
     "vocabulary_words",
     "voice_variants",
 ]

@@ -11,6 +11,7 @@ Example::
     s.waveform          # float32 [40000], 20 kHz, demeaned, RMS 0.1, peak < 1
     s.latents["f0"]     # median fundamental frequency of the melody, Hz
     synthesize_event("dog_bark", seed=0)
+    synthesize_word("apple", seed=0)  # English speech with "apple" centred in the clip
 
 Each subtype has one generator (pitch, rhythm, timbre, timing and levels drawn from the
 seed), by what it makes: :mod:`~data.synth.music` (melodic instruments, drums),
@@ -37,9 +38,9 @@ from data.audio import SAMPLE_RATE as SR
 from data.synth import events, music, speech, textures, tones, voices
 from data.synth.catalog import CATEGORIES, CATEGORY_OF, EVENT_CLASSES, FLAG_KEYS, FLAG_OVERRIDES, FLAGS, SUBTYPES
 from data.synth.dsp import finalize
-from data.synth.parts import Generator
+from data.synth.parts import Generator, Parts
 
-__all__ = ["GENERATORS", "MIN_DURATION", "SynthSound", "synthesize", "synthesize_event"]
+__all__ = ["GENERATORS", "MIN_DURATION", "SynthSound", "synthesize", "synthesize_event", "synthesize_word"]
 
 MIN_DURATION = 0.01  # seconds; shorter clips cannot hold even one 5 ms fade in and out
 _MIN_RENDER = 0.5  # seconds; shorter clips are cut from a rendering this long (first events start <= 0.2 s)
@@ -127,6 +128,12 @@ def synthesize(category: str, seed: int, duration: float = 2.0, subtype: str | N
         raise ValueError(f"unknown subtype {subtype!r} for category {category!r}; valid subtypes: {', '.join(valid)}")
     rng = _rng(category, subtype, seed)
     parts = GENERATORS[subtype](rng, max(n, int(_MIN_RENDER * SR)))
+    return _finish(parts, category, subtype, n, rng)
+
+
+def _finish(parts: Parts, category: str, subtype: str, n: int, rng: np.random.Generator) -> SynthSound:
+    """The :class:`SynthSound` of a generator's output: the first ``n`` samples finalised,
+    the category's flags and the generator's latents."""
     wave = finalize(parts.wave[:n], rng)
     latents = {k: float(v) for k, v in zip(FLAG_KEYS, FLAGS[category])}
     latents.update(FLAG_OVERRIDES.get(subtype, {}))
@@ -138,6 +145,25 @@ def synthesize(category: str, seed: int, duration: float = 2.0, subtype: str | N
         onset_rate=float(parts.onset_rate),
     )
     return SynthSound(wave, category, subtype, latents, dict(parts.info))
+
+
+def synthesize_word(word: str, seed: int, duration: float = 2.0) -> SynthSound:
+    """Render an EngSpeech sound (subtype ``"english"``) in which a random English voice says
+    ``word`` with its midpoint at the clip's centre, between context words: the layout of
+    the embedded corpus's clips (:func:`data.synth.speech.word_clip`). The same
+    ``(word, seed, duration)`` gives bit-identical audio. ``info`` holds ``word``,
+    ``word_start`` and ``word_end`` (samples).
+
+    Raises:
+        ValueError: ``word`` is not one token, or ``duration`` is not a number of seconds
+            >= 0.5.
+    """
+    seed = operator.index(seed)
+    n = _check_duration(duration)
+    if n < int(_MIN_RENDER * SR):
+        raise ValueError(f"duration must be at least {_MIN_RENDER} s for a word clip, got {duration!r}")
+    rng = _rng("EngSpeech", "english", "word", word, seed)
+    return _finish(speech.word_clip(rng, n, word), "EngSpeech", "english", n, rng)
 
 
 def synthesize_event(subtype: str, seed: int, duration: float = 2.0) -> SynthSound:

@@ -10,12 +10,18 @@ espeak is a black box, so the latents come from its output: ``f0`` and ``pitched
 fraction of the frames within 35 dB of the loudest) from an autocorrelation pitch tracker
 (:func:`_track_f0`), and ``onset_rate`` counts the syllables of the words espeak reports
 inside the clip (vowel groups; one per Han character, kana or Devanagari akshara).
+
+:func:`word_clip` is English speech laid out like the embedded corpus's clips
+(:mod:`data.corpus`): one given word with its midpoint at the clip's centre between context
+words, by a random voice of the same distribution (the synthetic benchmark's English speech,
+:mod:`evaluate.synthetic`).
 """
 
 from __future__ import annotations
 
 import functools
 import re
+from collections.abc import Sequence
 
 import numpy as np
 
@@ -25,7 +31,7 @@ from data.synth.parts import Generator, Parts
 from data.synth.texts import FOREIGN, context_words, vocabulary_words
 from data.synth.timing import onset_rate
 
-__all__ = ["GENERATORS"]
+__all__ = ["GENERATORS", "WORD_CONTEXT_WORDS", "word_clip"]
 
 # Variants that sound like a plain (voiced) human talker; whispers and robots are left out.
 _SPEECH_VARIANTS = (
@@ -113,6 +119,19 @@ def _track_f0(x: np.ndarray, fmin: float = 60.0, fmax: float = 500.0) -> tuple[f
     return float(np.median(SR / lag[voiced])), float(voiced.sum() / max(active.sum(), 1))
 
 
+def _random_voice(rng: np.random.Generator, lang: str, variants: Sequence[str]) -> Voice:
+    """A voice of ``lang``: a random plain variant (85 %), pitch 25-75, rate 130-210 words
+    per minute, pitch range 30-80."""
+    variant = str(rng.choice(variants)) if variants and rng.random() < 0.85 else None
+    return Voice(
+        lang,
+        variant=variant,
+        pitch=int(rng.integers(25, 76)),
+        rate=int(rng.integers(130, 211)),
+        pitch_range=int(rng.integers(30, 81)),
+    )
+
+
 def _speech(rng: np.random.Generator, n: int, sub: str) -> Parts:
     """Speech of subtype ``sub`` ("english", or a language key of :data:`FOREIGN`): sentences
     spoken by one random espeak voice, concatenated and cut to ``n`` samples."""
@@ -124,14 +143,7 @@ def _speech(rng: np.random.Generator, n: int, sub: str) -> Parts:
         lang, sentences = FOREIGN[sub]
         if lang not in available:
             raise RuntimeError(f"espeak voice {lang!r} for {sub!r} is not installed")
-    variant = str(rng.choice(variants)) if variants and rng.random() < 0.85 else None
-    voice = Voice(
-        lang,
-        variant=variant,
-        pitch=int(rng.integers(25, 76)),
-        rate=int(rng.integers(130, 211)),
-        pitch_range=int(rng.integers(30, 81)),
-    )
+    voice = _random_voice(rng, lang, variants)
     order = rng.permutation(len(sentences)) if sentences else None
     pieces, texts, syll_times = [], [], []
     total = 0
@@ -152,6 +164,76 @@ def _speech(rng: np.random.Generator, n: int, sub: str) -> Parts:
     wave = wave[:n]
     f0, voiced = _track_f0(wave)
     info = {"voice": voice.name(), "language": lang, "text": " ".join(texts)}
+    return Parts(wave, voiced, f0, 0.85 * voiced, onset_rate(np.array(syll_times), n), info)
+
+
+WORD_CONTEXT_WORDS = (3, 6)  # [low, high) context words before and after the word, as data.corpus
+_MAX_CONTEXT_DRAWS = 20
+
+
+def _isolated(words: Sequence, token_index: int, expected: str):
+    """The timing of whitespace token ``token_index`` if espeak spoke it as a word of its own."""
+    seen = 0
+    for timing in words:
+        if seen == token_index:
+            return timing if timing.text.lower() == expected.lower() else None
+        seen += len(timing.text.split())
+        if seen > token_index:
+            return None
+    return None
+
+
+def word_clip(rng: np.random.Generator, n: int, word: str, context: Sequence[str] | None = None) -> Parts:
+    """English speech of ``n`` samples saying ``word`` with its midpoint at sample ``n // 2``.
+
+    One random English voice (accent and :func:`_random_voice`, as EngSpeech) says 3-5
+    ``context`` words (default: the held-out validation context words of
+    :func:`data.synth.texts.context_words`), ``word``, and 3-5 more, the layout of the
+    embedded corpus's clips; silence pads a short utterance. A draw in which espeak does
+    not give ``word`` its own word event is redrawn (up to 20 times). Latents as
+    EngSpeech; ``info`` adds ``word``, ``word_start`` and ``word_end`` (samples in the clip).
+
+    Raises:
+        ValueError: ``word`` is not one non-empty token, ``n`` is shorter than 0.5 s, or
+            espeak never isolates it.
+    """
+    if not isinstance(word, str) or len(word.split()) != 1:
+        raise ValueError(f"word must be one whitespace-free token, got {word!r}")
+    if n < SR // 2:
+        raise ValueError(f"a word clip needs at least {SR // 2} samples (0.5 s), got n={n}")
+    english, _, variants = _voice_names()
+    pool = tuple(context) if context is not None else tuple(context_words()[1])
+    if not pool:
+        raise ValueError("context must hold at least one word")
+    voice = _random_voice(rng, str(rng.choice(english)), variants)
+    for _ in range(_MAX_CONTEXT_DRAWS):
+        n_before, n_after = (int(v) for v in rng.integers(*WORD_CONTEXT_WORDS, size=2))
+        before = [pool[int(i)] for i in rng.integers(len(pool), size=n_before)]
+        after = [pool[int(i)] for i in rng.integers(len(pool), size=n_after)]
+        text = " ".join([*before, word, *after])
+        utt = espeak_engine(SR).synthesize(text, voice)
+        target = _isolated(utt.words, n_before, word)
+        if target is not None:
+            break
+    else:
+        raise ValueError(f"espeak never isolated {word!r} ({voice.name()}) in {_MAX_CONTEXT_DRAWS} contexts")
+    offset = n // 2 - (target.start + target.end) // 2  # clip sample = utterance sample + offset
+    wave = np.zeros(n)
+    lo, hi = max(0, offset), min(n, offset + utt.waveform.size)
+    wave[lo:hi] = utt.waveform[lo - offset : hi - offset]
+    syll_times = []
+    for w in utt.words:  # syllables spread evenly over each word's audible part
+        k = _syllables(w.text, True)
+        syll_times.extend((offset + w.start + (w.end - w.start) * np.arange(k) / max(k, 1)) / SR)
+    f0, voiced = _track_f0(wave)
+    info = {
+        "voice": voice.name(),
+        "language": voice.language,
+        "text": text,
+        "word": word,
+        "word_start": str(max(0, target.start + offset)),
+        "word_end": str(min(n, target.end + offset)),
+    }
     return Parts(wave, voiced, f0, 0.85 * voiced, onset_rate(np.array(syll_times), n), info)
 
 
