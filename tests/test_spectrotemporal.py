@@ -59,14 +59,16 @@ def per_filter_error(ours: np.ndarray, theirs: np.ndarray) -> float:
 
 
 def test_generated_transfer_functions_are_the_authors(reference):
-    """The 1-D functions computed from the rates and scales equal the authors' bit for bit
-    (complex64), and the filters come in their order."""
+    """The 1-D functions computed from the rates and scales equal the authors' (complex64) to
+    one ulp, and the filters come in their order. Bit for bit on some CPUs; elsewhere the
+    exactly-zero parts come out as 1e-17 rounding noise (numpy's SIMD sin/cos differ by CPU),
+    hence the 1e-13 absolute floor, 1e-13 of the functions' peak of 1."""
     tf = spectrotemporal_transfer_functions()
     temporal = tf.temporal[tf.rate_index].astype(np.complex64)  # per filter [111, 1170]
     spectral = tf.spectral[tf.scale_index].astype(np.complex64)  # [111, 422]
     assert temporal.shape == reference["temporal"].shape and spectral.shape == reference["spectral"].shape
-    np.testing.assert_array_equal(temporal, reference["temporal"])
-    np.testing.assert_array_equal(spectral, reference["spectral"])
+    np.testing.assert_allclose(temporal, reference["temporal"], rtol=1.2e-7, atol=1e-13)
+    np.testing.assert_allclose(spectral, reference["spectral"], rtol=1.2e-7, atol=1e-13)
     specs = list(zip(reference["rate_hz"].tolist(), reference["scale_cyc_per_erb"].tolist(),
                      reference["direction"].astype(int).tolist(), strict=True))  # fmt: skip
     assert list(tf.specs) == specs
@@ -77,7 +79,8 @@ def test_two_dimensional_filters_are_the_authors(reference):
     index = reference["filters_check_index"].tolist()
     filters = spectrotemporal_filterbank(filters=index)
     assert filters.shape == (4, 422, 1170) and filters.dtype == torch.complex64
-    torch.testing.assert_close(filters, torch.from_numpy(reference["filters_check"]), rtol=0, atol=0)
+    # Products of the 1-D functions: the same one-ulp agreement (largest difference seen: 6e-18).
+    torch.testing.assert_close(filters, torch.from_numpy(reference["filters_check"]), rtol=1.2e-7, atol=1e-13)
 
 
 def test_features_are_the_authors(bank_output, reference):
