@@ -20,6 +20,9 @@ SpectroTemporal baseline, then writes per benchmark, as PNG + CSV (``<out>/<benc
 * the analyses: effective dimensionality vs predictivity, regression vs RSA (and benchmark vs
   benchmark) consistency, seed-vs-seed scatters, the best network's per-voxel best-layer map
   (+ a surface CSV), per-layer diagnostics;
+* ``roi_margins.csv``: per network and ROI, its margin over its permuted control and the
+  baseline in SEMs of the per-participant differences (the synthetic benchmark's positive
+  control);
 * ``comparisons.csv``: every statistic (subject bootstrap, 10,000 resamples, seed 0, vs the
   permuted control and the baseline, per ROI; clean vs noisy; permutation tests over CV
   iterations for components), p-values and effect sizes;
@@ -204,6 +207,33 @@ def comparisons(entries: Sequence[Scored], table: pd.DataFrame, n_resamples: int
     return out
 
 
+def roi_margins(entries: Sequence[Scored], table: pd.DataFrame, n_resamples: int) -> pd.DataFrame:
+    """Per network, ROI and reference (its permuted control, each baseline): how far the
+    network is above it, in SEMs of the per-participant differences -- the synthetic
+    benchmark's positive control reads the non-primary rows (README, "The synthetic benchmark").
+
+    Columns: label, roi, versus, value, versus_value, difference, sem_difference,
+    margin_in_sem, p_value (subject bootstrap), n (participants).
+    """
+    groups = _groups(entries)
+    references = [label for label in table[table["baseline"]]["label"]]
+    rows = []
+    for label in _network_labels(table):
+        versus = [v for v in (f"{label} {CONTROL}", *references) if v in groups]
+        for other in versus:
+            for roi in ROIS:
+                a, b = _aligned(_pooled_units(groups[label], roi), _pooled_units(groups[other], roi))
+                if len(a) < 2:
+                    continue
+                c = bootstrap_compare(a, b, n_resamples=n_resamples)
+                rows.append({"label": label, "roi": roi, "versus": other, "value": c.mean_1, "versus_value": c.mean_2,
+                             "difference": c.mean_difference, "sem_difference": c.sem_difference,
+                             "margin_in_sem": c.margin_in_sem, "p_value": c.p_value, "n": c.n})  # fmt: skip
+    columns = ["label", "roi", "versus", "value", "versus_value", "difference", "sem_difference", "margin_in_sem",
+               "p_value", "n"]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
+
+
 def roi_wilcoxon(entries: Sequence[Scored], table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """(models x ROIs best relative layer of the networks, Wilcoxon results, a note): the
     Figure 7 test across models; the note says why no test was possible, if none was."""
@@ -338,6 +368,17 @@ def write_benchmark(entries: Sequence[Scored], bench: Benchmark, d: Path, n_resa
                 row = rois[(rois["label"] == label) & (rois["roi"] == roi)]
                 cells.append(f"{row['value'].iloc[0]:.4f} +- {row['sem_units'].iloc[0]:.4f}" if len(row) else "")
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
+        margins = roi_margins(entries, table, n_resamples)
+        if not margins.empty:
+            csv(margins, "roi_margins")
+            lines += ["", "Margins per ROI (network minus reference, in SEMs of the per-participant differences; "
+                      "p: subject bootstrap):", "", "| network | versus | " + " | ".join(ROIS) + " |",
+                      "|---|---|" + "---|" * len(ROIS)]  # fmt: skip
+            for (label, other), rows in margins.groupby(["label", "versus"], sort=False):
+                by_roi = rows.set_index("roi")
+                cells = [f"{by_roi.at[r, 'difference']:+.4f} ({by_roi.at[r, 'margin_in_sem']:.1f} SEM, "
+                         f"p = {by_roi.at[r, 'p_value']:.3g})" if r in by_roi.index else "" for r in ROIS]  # fmt: skip
+                lines.append(f"| {label} | {other} | " + " | ".join(cells) + " |")
         lines += ["", "Best relative layer per ROI (the authors' method; 0 = first scored layer, 1 = last):", ""]
         for label, rows in best[best["roi"].isin(ROIS)].groupby("label", sort=False):
             lines.append(f"- {label}: " + ", ".join(
@@ -370,7 +411,8 @@ def write_benchmark(entries: Sequence[Scored], bench: Benchmark, d: Path, n_resa
     lines += ["", intro, ""]
     for label, c in comps:
         extra = f", Wilcoxon p = {c.wilcoxon_p_value:.3g}" if np.isfinite(c.wilcoxon_p_value) else ""
-        lines.append(f"- {label}: {c.mean_1:.4f} vs {c.mean_2:.4f} (difference {c.mean_difference:+.4f}), "
+        lines.append(f"- {label}: {c.mean_1:.4f} vs {c.mean_2:.4f} (difference {c.mean_difference:+.4f} = "
+                     f"{c.margin_in_sem:.1f} x its SEM {c.sem_difference:.4f}), "
                      f"{c.method} p = {c.p_value:.4g}, {c.effect_size_kind} = {c.effect_size:.2f}{extra}")  # fmt: skip
     # Analyses
     lines += ["", "Analyses:", ""]

@@ -46,6 +46,10 @@ class ComparisonResult:
         n_resamples: bootstrap resamples / permutations drawn (0: exhaustive or not resampled).
         wilcoxon_statistic, wilcoxon_p_value: the Wilcoxon signed-rank test of the paired
             values (:func:`paired_compare` only; NaN otherwise).
+        sem_difference: the standard error of ``mean_difference``: SD of the paired
+            differences over sqrt(n) (bootstrap, paired; ``ddof=1``), or
+            sqrt(var_1 / n + var_2 / n) for the two independent sets of a permutation test.
+            ``margin_in_sem`` is the ratio of the two: how many SEMs the difference is.
     """
 
     method: str
@@ -60,6 +64,12 @@ class ComparisonResult:
     n_resamples: int = 0
     wilcoxon_statistic: float = math.nan
     wilcoxon_p_value: float = math.nan
+    sem_difference: float = math.nan
+
+    @property
+    def margin_in_sem(self) -> float:
+        """``mean_difference / sem_difference`` (inf where the SEM is 0 and the means differ)."""
+        return _ratio(self.mean_difference, self.sem_difference)
 
 
 # ------------------------------------------------------------------ input checks
@@ -86,6 +96,14 @@ def _pair(values_1, values_2, names: tuple[str, str] = ("values_1", "values_2"))
 def _ratio(num: float, den: float) -> float:
     with np.errstate(divide="ignore", invalid="ignore"):
         return float(np.float64(num) / np.float64(den))
+
+
+def _sem_paired(a: np.ndarray, b: np.ndarray) -> float:
+    return float((a - b).std(ddof=1) / math.sqrt(len(a)))
+
+
+def _sem_independent(a: np.ndarray, b: np.ndarray) -> float:
+    return float(math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)))
 
 
 def cohen_dz(values_1, values_2) -> float:
@@ -119,7 +137,7 @@ def bootstrap_compare(values_1, values_2, n_resamples: int = N_RESAMPLES, seed: 
         method="subject bootstrap", n=len(a), mean_1=float(a.mean()), mean_2=float(b.mean()),
         mean_difference=float(a.mean() - b.mean()), statistic=float(a.mean() - b.mean()),
         p_value=float(np.mean(means > a.mean())), effect_size=cohen_dz(a, b), effect_size_kind="cohen_dz",
-        n_resamples=n_resamples,
+        n_resamples=n_resamples, sem_difference=_sem_paired(a, b),
     )  # fmt: skip
 
 
@@ -184,7 +202,7 @@ def permutation_test(values_1, values_2, n_permutations: int | None = N_RESAMPLE
     return ComparisonResult(
         method="permutation", n=n, mean_1=float(a.mean()), mean_2=float(b.mean()), mean_difference=observed,
         statistic=observed, p_value=p, effect_size=_cohen_d_pooled(a, b), effect_size_kind="cohen_d_pooled",
-        n_resamples=n_permutations or 0,
+        n_resamples=n_permutations or 0, sem_difference=_sem_independent(a, b),
     )  # fmt: skip
 
 
@@ -203,6 +221,7 @@ def paired_compare(a, b) -> ComparisonResult:
         mean_difference=float(a.mean() - b.mean()), statistic=float(t.statistic), p_value=float(t.pvalue),
         effect_size=cohen_dz(a, b), effect_size_kind="cohen_dz",
         wilcoxon_statistic=float(w.statistic) if w else math.nan, wilcoxon_p_value=float(w.pvalue) if w else math.nan,
+        sem_difference=_sem_paired(a, b),
     )  # fmt: skip
 
 

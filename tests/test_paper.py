@@ -10,6 +10,7 @@ import numpy as np
 import pandas as pd
 import pytest
 
+from evaluate.benchmark import ROIS
 from evaluate.paper import main, write_paper
 from evaluate.paper_sources import ENTRY_FILE, find_sources
 from evaluate.results import Score
@@ -67,6 +68,26 @@ def test_paper_statistics_equal_the_library_on_the_saved_scores(paper):
     assert got.p_value == want.p_value and got.mean_1 == pytest.approx(want.mean_1)
     table = paper.tables["synthetic/models"].set_index("label")
     assert table.loc["CochCNN9 word", "value"] == pytest.approx(net.mean())
+
+
+def test_roi_margins_are_the_per_participant_differences_in_sems(paper):
+    # From the saved scores, by hand: per ROI the seed-averaged per-participant values of the
+    # network and its control, their mean difference and its SEM (ddof 1).
+    margins = pd.read_csv(paper.out / "synthetic" / "roi_margins.csv")
+    values = {}
+    for entry in (paper.out / "cache").glob(f"*/{ENTRY_FILE}"):
+        s = Score.load(entry.parent / "score")
+        t = s.per_roi_participant
+        values.setdefault("permuted" in s.model, []).append(t.set_index(["roi", "participant"])["value"])
+    net, perm = (pd.concat(values[k], axis=1).mean(axis=1) for k in (False, True))
+    assert set(margins["roi"]) == set(net.index.get_level_values("roi")) - {"all"} == set(ROIS)
+    for row in margins.itertuples():
+        assert row.versus == "CochCNN9 word permuted"
+        d = (net[row.roi] - perm[row.roi][net[row.roi].index]).to_numpy()
+        assert row.difference == pytest.approx(d.mean())
+        assert row.sem_difference == pytest.approx(d.std(ddof=1) / np.sqrt(len(d)))
+        assert row.margin_in_sem == pytest.approx(d.mean() / (d.std(ddof=1) / np.sqrt(len(d))))
+    assert "Margins per ROI" in paper.summary and "SEM, p = " in paper.summary
 
 
 def test_paper_reuses_its_cache_and_resumes_after_a_kill(paper, checkpoints):

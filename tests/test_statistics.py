@@ -38,6 +38,8 @@ def test_bootstrap_p_value_by_hand():
     assert r.p_value == pytest.approx(7 / 27, abs=0.02)  # binomial SD 0.0044 with 10,000 resamples
     assert (r.n, r.n_resamples, r.method) == (3, 10_000, "subject bootstrap")
     assert r.mean_difference == pytest.approx(0.5 - 1 / 3)
+    # differences [0.5, 0.5, -0.5]: SD (ddof 1) sqrt(1/3), SEM 1/3; the margin is 0.5 of it
+    assert r.sem_difference == pytest.approx(1 / 3) and r.margin_in_sem == pytest.approx(0.5)
 
 
 def test_bootstrap_matches_the_authors_seeded_loop():
@@ -48,6 +50,7 @@ def test_bootstrap_matches_the_authors_seeded_loop():
     assert r.p_value == np.mean(means > v1.mean())
     d = v1 - v2
     assert r.effect_size == pytest.approx(d.mean() / d.std(ddof=1))
+    assert r.margin_in_sem == pytest.approx(d.mean() / (d.std(ddof=1) / math.sqrt(5)))
     assert r.effect_size_kind == "cohen_dz"
 
 
@@ -128,6 +131,8 @@ def test_permutation_effect_size_and_errors():
     r = permutation_test(a, b, n_permutations=100)
     assert r.effect_size == pytest.approx(-1.0) and r.effect_size_kind == "cohen_d_pooled"  # -1 / SD 1
     assert r.statistic == r.mean_difference == pytest.approx(-1.0)
+    # independent sets, variance 1 each: SEM of the difference sqrt(1/3 + 1/3)
+    assert r.sem_difference == pytest.approx(math.sqrt(2 / 3)) and r.margin_in_sem == pytest.approx(-math.sqrt(1.5))
     with pytest.raises(ValueError, match="same length"):
         permutation_test([1.0, 2.0], [1.0, 2.0, 3.0])
     with pytest.raises(ValueError, match="values_1.*finite"):
@@ -145,6 +150,7 @@ def test_paired_compare_matches_scipy_and_dz():
     d = clean - noisy
     assert (r.statistic, r.p_value) == (pytest.approx(t.statistic), pytest.approx(t.pvalue))
     assert r.statistic == pytest.approx(d.mean() / (d.std(ddof=1) / math.sqrt(6)))  # t = d_z sqrt(n)
+    assert r.margin_in_sem == pytest.approx(r.statistic)  # the paired t is the margin in SEMs
     assert r.effect_size == pytest.approx(d.mean() / d.std(ddof=1))
     # Wilcoxon: one negative difference (-0.01, the smallest |d|): W = 1, exact p = 2 * 2 / 2^6
     assert r.wilcoxon_statistic == 1.0 and r.wilcoxon_p_value == pytest.approx(4 / 64)
