@@ -23,6 +23,7 @@ from wandb import wandb_agent
 from wandb.sdk.launch.sweeps.utils import load_sweep_config
 
 from conf.wandb_project import WANDB_PROJECT
+from train.resume import new_attempt, new_wandb_id
 from tests.helpers import REPO
 from tests.helpers.cli import cli_env, run_cli, run_dirs
 from tests.helpers.configs import compose_run
@@ -218,3 +219,15 @@ def test_one_grid_point_trains_as_the_agent_runs_it(monkeypatch, tmp_path, cache
     assert config["task"] == "word" and config["seed"] == 0  # the sweep parameters, as W&B records them
     status = json.loads((run_dir / "run.json").read_text())
     assert status["status"] == "finished" and status["sweep_name"] == "cpu_tryout"
+    assert status["wandb_id"] == "agentrun1"  # the run record names the agent's W&B run (resume reattaches to it)
+
+
+def test_a_new_run_takes_the_agents_wandb_id(monkeypatch):
+    monkeypatch.delenv("WANDB_RUN_ID", raising=False)
+    own = new_wandb_id()
+    assert len(own) == 8 and own.isalnum() and own.islower() and new_wandb_id() != own
+    monkeypatch.setenv("WANDB_RUN_ID", "agentrun7")
+    assert new_wandb_id() == "agentrun7"
+    record = new_attempt(None, "r", "s", Path("h"), None)
+    assert record["wandb_id"] == "agentrun7"
+    assert new_attempt({**record, "wandb_id": "earlier1"}, "r", "s", Path("h"), None)["wandb_id"] == "earlier1"

@@ -140,7 +140,11 @@ def resolve_resume(
 
 
 def new_wandb_id() -> str:
-    """A W&B run id (8 characters of a-z0-9, as W&B makes them)."""
+    """The W&B run id of a new run: the one a ``wandb agent`` hands its run in ``WANDB_RUN_ID``
+    (another id would detach the run from its sweep), else 8 new characters of a-z0-9, as W&B
+    makes them."""
+    if os.environ.get("WANDB_RUN_ID"):
+        return os.environ["WANDB_RUN_ID"]
     alphabet = string.ascii_lowercase + string.digits
     return "".join(secrets.choice(alphabet) for _ in range(8))
 
