@@ -33,7 +33,7 @@ from evaluate.results import Score
 from evaluate.rundir import DIAGNOSTICS_FILE, FIGURES_DIR, SCORE_DIR, SUMMARY_FILE, control_dir
 from evaluate.scoring import resolve_device, score
 from models.checkpoint import load_network
-from models.contract import model_identifier, model_provenance, scored_layers
+from models.contract import model_identifier, model_provenance, scored_layers, weights_digest
 
 log = logging.getLogger(__name__)
 
@@ -55,14 +55,24 @@ def build_model(cfg: DictConfig, device: torch.device) -> tuple[nn.Module, str, 
             "nothing to score: pass ckpt_path=<checkpoint written by python -m train> or a model config "
             "(e.g. model=cochcnn9 for an untrained network)"
         )
-    torch.manual_seed(int(cfg.seed))
     model_cfg = OmegaConf.to_container(cfg.model, resolve=True)
+    seed = int(cfg.seed)
+    net = _instantiate_model(model_cfg, dict(cfg.heads), seed)
+    info = {"model_config": model_cfg, "seed": seed}
+    weights = model_provenance(net)  # e.g. a released checkpoint: file, digest, architecture
+    ident = model_identifier(net)
+    if ident is None:  # the model does not say where its weights came from: find out
+        ident, weights = _weights_origin(net, model_cfg, dict(cfg.heads), seed)
+    if weights:
+        info["weights"] = weights
+    return net.to(device), ident, info
+
+
+def _instantiate_model(model_cfg: dict, heads: dict, seed: int) -> nn.Module:
+    """The module ``model_cfg`` builds, with the torch seed set to ``seed`` first."""
+    torch.manual_seed(seed)
     try:
-        net = (
-            instantiate(model_cfg, heads=dict(cfg.heads))
-            if "heads" in _target_params(model_cfg)
-            else instantiate(model_cfg)
-        )
+        net = instantiate(model_cfg, heads=heads) if "heads" in _target_params(model_cfg) else instantiate(model_cfg)
     except ImportError as exc:
         raise ValueError(f"model._target_={model_cfg['_target_']} cannot be imported: {exc}") from exc
     except InstantiationException as exc:  # the model's own error (e.g. a missing weights file), unwrapped
@@ -71,12 +81,34 @@ def build_model(cfg: DictConfig, device: torch.device) -> tuple[nn.Module, str, 
         raise ValueError(  # noqa: TRY004  (a user's config error: a message, not a traceback)
             f"model._target_={model_cfg['_target_']} built a {type(net).__name__}, not a torch.nn.Module"
         )
-    ident = model_identifier(net) or f"{type(net).__name__}-untrained-seed{cfg.seed}"
-    info = {"model_config": model_cfg, "seed": int(cfg.seed)}
-    weights = model_provenance(net)  # e.g. a released checkpoint: file, digest, architecture
-    if weights:
-        info["weights"] = weights
-    return net.to(device), ident, info
+    return net
+
+
+def _weights_origin(net: nn.Module, model_cfg: dict, heads: dict, seed: int) -> tuple[str, dict]:
+    """``(identifier, weights record)`` of a model that does not declare its origin.
+
+    Built again under another seed: weights that change with the seed are a random
+    initialisation (``<Class>-untrained-seed<N>``); weights that do not were set by the
+    constructor -- loaded from a file or a wheel, or fixed -- so the model is never called
+    untrained (``<Class>-weights-<sha256[:12]>``). A model with no state is
+    ``<Class>-parameter-free``.
+    """
+    name = type(net).__name__
+    digest = weights_digest(net)
+    if digest is None or not any(True for _ in net.parameters()):
+        return f"{name}-parameter-free", {"origin": "no parameters (fixed buffers only)" if digest else "no state"}
+    rng = torch.random.get_rng_state()  # what follows sees the RNG as the first build left it
+    try:
+        again = weights_digest(_instantiate_model(model_cfg, heads, seed + 1))
+    finally:
+        torch.random.set_rng_state(rng)
+    if again != digest:
+        return f"{name}-untrained-seed{seed}", {"origin": f"random initialisation, torch seed {seed}", "sha256": digest}
+    return f"{name}-weights-{digest[:12]}", {
+        "origin": "set by the constructor, not drawn from the torch seed (identical when built under another "
+        "seed): pretrained or fixed weights, not a random initialisation",
+        "sha256": digest,
+    }
 
 
 def _target_params(model_cfg: dict) -> set[str]:

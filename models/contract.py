@@ -13,6 +13,7 @@ logits ``forward`` returns by name. (What training optimises through them are th
 
 from __future__ import annotations
 
+import hashlib
 import math
 import numbers
 from collections.abc import Mapping, Sequence
@@ -33,6 +34,7 @@ __all__ = [
     "parameter_free_frontend",
     "scored_layers",
     "submodule_names",
+    "weights_digest",
 ]
 
 
@@ -151,6 +153,22 @@ def model_provenance(model: nn.Module) -> dict | None:
     """The record of the weights' origin a loader attached (file, digest, architecture), if any."""
     prov = model.provenance if hasattr(model, "provenance") else None
     return dict(prov) if prov else None
+
+
+def weights_digest(model: nn.Module) -> str | None:
+    """sha256 (hex) of the model's state: every parameter and buffer, in ``state_dict`` order
+    with its name, dtype and shape; None for a model with no state at all."""
+    state = model.state_dict()
+    if not state:
+        return None
+    h = hashlib.sha256()
+    for name, value in state.items():
+        if not isinstance(value, torch.Tensor):
+            continue
+        t = value.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes() if t.numel() else b"")
+    return h.hexdigest()
 
 
 def parameter_free_frontend(model: nn.Module) -> nn.Module | None:
