@@ -260,22 +260,11 @@ def _title(bench: str, what: str) -> str:
 
 
 def best_layer_figure(table: pd.DataFrame, bench: str, path: Path) -> Path:
-    """Figure 2: best-layer score per model (within-subject SEM), the baseline as a line."""
-    models = table[~table["baseline"]]
-    fig, ax = plt.subplots(figsize=(max(5, 0.7 * len(models) + 2), 4))
-    x = np.arange(len(models))
-    colours = ["#bbbbbb" if c else "#4c72b0" for c in models["control"]]
-    ax.bar(x, models["value"], yerr=models["sem"], color=colours, capsize=3)
-    for _, row in table[table["baseline"]].iterrows():
-        ax.axhline(row["value"], color="#d62728", linestyle="--", label=f"{row['label']} (baseline)")
-    ax.set_xticks(x, models["label"], rotation=40, ha="right")
+    """Figure 2: best-layer score per model (within-subject SEM; components: over CV
+    iterations), the baseline as a line."""
     kind = "SEM over CV iterations" if table["rsa"].isna().all() else "within-subject SEM"
-    ax.set_ylabel(f"best-layer score (+- {kind})")
-    ax.set_title(_title(bench, "Best-layer prediction (grey: permuted controls)"))
-    if table["baseline"].any():
-        ax.legend(fontsize=8, frameon=False)
-    ax.grid(axis="y", alpha=0.3)
-    return _save(fig, path)
+    return report.best_layer_figure(table, bench, path, sem_kind=kind,
+                                    title="Best-layer prediction (grey: permuted controls)")
 
 
 def components_figure(entries: Sequence[Scored], bench: str, path: Path) -> Path:

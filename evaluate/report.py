@@ -179,7 +179,10 @@ def _bench_title(bench: str, what: str) -> str:
     return f"{what}\n{where}"
 
 
-def best_layer_figure(table: pd.DataFrame, bench: str, path: Path) -> Path:
+def best_layer_figure(table: pd.DataFrame, bench: str, path: Path, sem_kind: str = "SEM, participants",
+                      title: str = "Best-layer prediction") -> Path:  # fmt: skip
+    """Best-layer score per model (``table``: label, value, sem, control, baseline), the
+    baselines as dashed lines; ``sem_kind`` names the error bars in the axis label."""
     models = table[~table["baseline"]]
     fig, ax = plt.subplots(figsize=(max(5, 0.6 * len(models) + 2), 4))
     x = np.arange(len(models))
@@ -188,8 +191,8 @@ def best_layer_figure(table: pd.DataFrame, bench: str, path: Path) -> Path:
     for _, row in table[table["baseline"]].iterrows():
         ax.axhline(row["value"], color="#d62728", linestyle="--", label=f"{row['label']} (baseline)")
     ax.set_xticks(x, models["label"], rotation=45, ha="right")
-    ax.set_ylabel("best-layer score (+- SEM, participants)")
-    ax.set_title(_bench_title(bench, "Best-layer prediction"))
+    ax.set_ylabel(f"best-layer score (+- {sem_kind})")
+    ax.set_title(_bench_title(bench, title))
     if table["baseline"].any():
         ax.legend(fontsize=8, frameon=False)
     ax.grid(axis="y", alpha=0.3)
