@@ -166,69 +166,82 @@ def _aligned(a: pd.Series, b: pd.Series) -> tuple[np.ndarray, np.ndarray]:
     return a[common].to_numpy(), b[common].to_numpy()
 
 
-def comparisons(entries: Sequence[Scored], table: pd.DataFrame, n_resamples: int) -> list[tuple[str, ComparisonResult]]:
+@dataclass(frozen=True)
+class Comparison:
+    """One statistic of network ``label`` against ``versus`` on ``bench``: overall
+    (``roi=None``) or within ``roi``; ``paired`` marks the paired t-test of a noisy/clean pair."""
+
+    bench: str
+    label: str
+    versus: str
+    roi: str | None
+    result: ComparisonResult
+    paired: bool = False
+
+    @property
+    def name(self) -> str:
+        """The row's label in comparisons.csv and summary.md."""
+        where = f"{self.bench} {self.roi}" if self.roi else self.bench
+        return f"{where}: {self.label} vs {self.versus}" + (" (paired)" if self.paired else "")
+
+
+def comparisons(entries: Sequence[Scored], table: pd.DataFrame, n_resamples: int) -> list[Comparison]:
     """Every network vs its permuted control and the baseline (overall and per ROI; the
     components by a permutation test over CV iterations), and noisy vs clean pairs."""
     groups = _groups(entries)
     components = entries[0].score.kind == "components"
     bench = entries[0].benchmark
     baseline = [label for label in table[table["baseline"]]["label"]]
-    out: list[tuple[str, ComparisonResult]] = []
+    out: list[Comparison] = []
 
-    def compare(name: str, g1: list[Scored], g2: list[Scored]) -> None:
+    def compare(label: str, versus: str) -> None:
+        g1, g2 = groups[label], groups[versus]
         if components:
             it1 = np.mean([e.score.info.get("per_iteration", []) for e in g1], axis=0)
             it2 = np.mean([e.score.info.get("per_iteration", []) for e in g2], axis=0)
             if len(it1) >= 2 and len(it1) == len(it2):
-                out.append((f"{bench}: {name}", permutation_test(it1, it2, n_permutations=n_resamples)))
+                out.append(Comparison(bench, label, versus, None, permutation_test(it1, it2, n_permutations=n_resamples)))
             return
         a, b = _aligned(_pooled_units(g1), _pooled_units(g2))
-        out.append((f"{bench}: {name}", bootstrap_compare(a, b, n_resamples=n_resamples)))
+        out.append(Comparison(bench, label, versus, None, bootstrap_compare(a, b, n_resamples=n_resamples)))
         for roi in ROIS:
             a, b = _aligned(_pooled_units(g1, roi), _pooled_units(g2, roi))
             if len(a) >= 2:
-                out.append((f"{bench} {roi}: {name}", bootstrap_compare(a, b, n_resamples=n_resamples)))
+                out.append(Comparison(bench, label, versus, roi, bootstrap_compare(a, b, n_resamples=n_resamples)))
 
     for label in _network_labels(table):
         control = f"{label} {CONTROL}"
         if control in groups:
-            compare(f"{label} vs {control}", groups[label], groups[control])
+            compare(label, control)
         for base in baseline:
-            compare(f"{label} vs {base}", groups[label], groups[base])
+            compare(label, base)
     for noisy in _network_labels(table):
         if not noisy.endswith(" noisy"):
             continue
         clean = noisy[: -len("noisy")] + "clean"
         if clean in groups:
-            compare(f"{noisy} vs {clean}", groups[noisy], groups[clean])
+            compare(noisy, clean)
             if not components:
                 a, b = _aligned(_pooled_units(groups[noisy]), _pooled_units(groups[clean]))
-                out.append((f"{bench}: {noisy} vs {clean} (paired)", paired_compare(a, b)))
+                out.append(Comparison(bench, noisy, clean, None, paired_compare(a, b), paired=True))
     return out
 
 
-def roi_margins(entries: Sequence[Scored], table: pd.DataFrame, n_resamples: int) -> pd.DataFrame:
-    """Per network, ROI and reference (its permuted control, each baseline): how far the
-    network is above it, in SEMs of the per-participant differences -- the synthetic
-    benchmark's positive control reads the non-primary rows (README, "The synthetic benchmark").
+def roi_margins(comps: Sequence[Comparison], table: pd.DataFrame) -> pd.DataFrame:
+    """Per network, ROI and reference (its permuted control, each baseline), from the
+    per-ROI rows of :func:`comparisons`: how far the network is above it, in SEMs of the
+    per-participant differences -- the synthetic benchmark's positive control reads the
+    non-primary rows (README, "The synthetic benchmark").
 
     Columns: label, roi, versus, value, versus_value, difference, sem_difference,
     margin_in_sem, p_value (subject bootstrap), n (participants).
     """
-    groups = _groups(entries)
-    references = [label for label in table[table["baseline"]]["label"]]
-    rows = []
-    for label in _network_labels(table):
-        versus = [v for v in (f"{label} {CONTROL}", *references) if v in groups]
-        for other in versus:
-            for roi in ROIS:
-                a, b = _aligned(_pooled_units(groups[label], roi), _pooled_units(groups[other], roi))
-                if len(a) < 2:
-                    continue
-                c = bootstrap_compare(a, b, n_resamples=n_resamples)
-                rows.append({"label": label, "roi": roi, "versus": other, "value": c.mean_1, "versus_value": c.mean_2,
-                             "difference": c.mean_difference, "sem_difference": c.sem_difference,
-                             "margin_in_sem": c.margin_in_sem, "p_value": c.p_value, "n": c.n})  # fmt: skip
+    references = set(table[table["baseline"] | (table["control"] != "")]["label"])
+    rows = [{"label": c.label, "roi": c.roi, "versus": c.versus, "value": c.result.mean_1,
+             "versus_value": c.result.mean_2, "difference": c.result.mean_difference,
+             "sem_difference": c.result.sem_difference, "margin_in_sem": c.result.margin_in_sem,
+             "p_value": c.result.p_value, "n": c.result.n}
+            for c in comps if c.roi is not None and c.versus in references]  # fmt: skip
     columns = ["label", "roi", "versus", "value", "versus_value", "difference", "sem_difference", "margin_in_sem",
                "p_value", "n"]  # fmt: skip
     return pd.DataFrame(rows, columns=columns)
@@ -338,6 +351,7 @@ def write_benchmark(entries: Sequence[Scored], bench: Benchmark, d: Path, n_resa
     for r in table.itertuples():
         lines.append(f"| {r.label} | {r.n_seeds} | {r.value:.4f} | {r.sem:.4f} | {r.rsa:.4f} |")
     components = bench.kind == "components"
+    comps = comparisons(entries, table, n_resamples)
     curves, best = report.roi_tables(entries)
     if not components:
         csv(curves, "fig4_layer_curves")
@@ -357,7 +371,7 @@ def write_benchmark(entries: Sequence[Scored], bench: Benchmark, d: Path, n_resa
                 row = rois[(rois["label"] == label) & (rois["roi"] == roi)]
                 cells.append(f"{row['value'].iloc[0]:.4f} +- {row['sem_units'].iloc[0]:.4f}" if len(row) else "")
             lines.append(f"| {label} | " + " | ".join(cells) + " |")
-        margins = roi_margins(entries, table, n_resamples)
+        margins = roi_margins(comps, table)
         if not margins.empty:
             csv(margins, "roi_margins")
             lines += ["", "Margins per ROI (network minus reference, in SEMs of the per-participant differences; "
@@ -394,11 +408,11 @@ def write_benchmark(entries: Sequence[Scored], bench: Benchmark, d: Path, n_resa
         else:
             lines.append(f"- {stem}: the set has no pair of models differing only in {by}")
     # Statistics
-    comps = comparisons(entries, table, n_resamples)
     intro = ("Comparisons (p: subject bootstrap, fraction of resampled means of model 2 above model 1; "
              "components: permutation test over CV iterations; d_z: Cohen's d of the paired differences):")  # fmt: skip
     lines += ["", intro, ""]
-    for label, c in comps:
+    for comp in comps:
+        label, c = comp.name, comp.result
         extra = f", Wilcoxon p = {c.wilcoxon_p_value:.3g}" if np.isfinite(c.wilcoxon_p_value) else ""
         lines.append(f"- {label}: {c.mean_1:.4f} vs {c.mean_2:.4f} (difference {c.mean_difference:+.4f} = "
                      f"{c.margin_in_sem:.1f} x its SEM {c.sem_difference:.4f}), "
@@ -454,7 +468,7 @@ def write_benchmark(entries: Sequence[Scored], bench: Benchmark, d: Path, n_resa
     diag = pd.concat([layer_diagnostics(e.score).assign(model=e.label, seed=e.source.seed) for e in entries],
                      ignore_index=True)  # fmt: skip
     csv(diag, "diagnostics")
-    return files, [(f"{label}", c) for label, c in comps], lines, tables
+    return files, [(c.name, c.result) for c in comps], lines, tables
 
 
 # ---------------------------------------------------------------------- everything

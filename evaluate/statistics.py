@@ -23,7 +23,7 @@ from scipy import stats as sps
 
 from data.cache import atomic_file
 from evaluate.results import Score
-from evaluate.stats import within_participant_sem
+from evaluate.stats import sem, within_participant_sem
 
 N_RESAMPLES = 10_000  # bootstrap resamples and permutation shuffles (docs/reference.md section 11)
 _EXACT_LIMIT = 2_000_000  # most group assignments an exhaustive permutation test enumerates
@@ -98,14 +98,6 @@ def _ratio(num: float, den: float) -> float:
         return float(np.float64(num) / np.float64(den))
 
 
-def _sem_paired(a: np.ndarray, b: np.ndarray) -> float:
-    return float((a - b).std(ddof=1) / math.sqrt(len(a)))
-
-
-def _sem_independent(a: np.ndarray, b: np.ndarray) -> float:
-    return float(math.sqrt(a.var(ddof=1) / len(a) + b.var(ddof=1) / len(b)))
-
-
 def cohen_dz(values_1, values_2) -> float:
     """Cohen's d_z: mean of the paired differences ``values_1 - values_2`` over their SD (ddof 1)."""
     d = np.asarray(values_1, dtype=float) - np.asarray(values_2, dtype=float)
@@ -137,7 +129,7 @@ def bootstrap_compare(values_1, values_2, n_resamples: int = N_RESAMPLES, seed: 
         method="subject bootstrap", n=len(a), mean_1=float(a.mean()), mean_2=float(b.mean()),
         mean_difference=float(a.mean() - b.mean()), statistic=float(a.mean() - b.mean()),
         p_value=float(np.mean(means > a.mean())), effect_size=cohen_dz(a, b), effect_size_kind="cohen_dz",
-        n_resamples=n_resamples, sem_difference=_sem_paired(a, b),
+        n_resamples=n_resamples, sem_difference=float(sem(a - b)),
     )  # fmt: skip
 
 
@@ -202,7 +194,7 @@ def permutation_test(values_1, values_2, n_permutations: int | None = N_RESAMPLE
     return ComparisonResult(
         method="permutation", n=n, mean_1=float(a.mean()), mean_2=float(b.mean()), mean_difference=observed,
         statistic=observed, p_value=p, effect_size=_cohen_d_pooled(a, b), effect_size_kind="cohen_d_pooled",
-        n_resamples=n_permutations or 0, sem_difference=_sem_independent(a, b),
+        n_resamples=n_permutations or 0, sem_difference=math.hypot(sem(a), sem(b)),
     )  # fmt: skip
 
 
@@ -221,7 +213,7 @@ def paired_compare(a, b) -> ComparisonResult:
         mean_difference=float(a.mean() - b.mean()), statistic=float(t.statistic), p_value=float(t.pvalue),
         effect_size=cohen_dz(a, b), effect_size_kind="cohen_dz",
         wilcoxon_statistic=float(w.statistic) if w else math.nan, wilcoxon_p_value=float(w.pvalue) if w else math.nan,
-        sem_difference=_sem_paired(a, b),
+        sem_difference=float(sem(a - b)),
     )  # fmt: skip
 
 
