@@ -62,7 +62,8 @@ def build_model(cfg: DictConfig, device: torch.device) -> tuple[nn.Module, str, 
     weights = model_provenance(net)  # e.g. a released checkpoint: file, digest, architecture
     ident = model_identifier(net)
     if ident is None:  # the model does not say where its weights came from: find out
-        ident, weights = _weights_origin(net, model_cfg, dict(cfg.heads), seed)
+        ident, origin = _weights_origin(net, model_cfg, dict(cfg.heads), seed)
+        weights = {**origin, **weights} if weights else origin  # a loader's own record is kept
     if weights:
         info["weights"] = weights
     return net.to(device), ident, info

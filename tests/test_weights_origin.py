@@ -79,6 +79,22 @@ def test_weights_a_constructor_loads_are_never_called_untrained(tmp_path):
     assert other != ident and other.startswith("LoadsItsWeights-weights-")
 
 
+class LoadsAndSays(LoadsItsWeights):
+    """A loader that records its file (``provenance``) but sets no identifier."""
+
+    def __init__(self, weights: str):
+        super().__init__(weights)
+        self.provenance = {"file": weights}
+
+
+def test_a_loaders_own_record_is_kept_beside_the_origin(tmp_path):
+    path = tmp_path / "w.pt"
+    torch.save(RandomInit().state_dict(), path)
+    net, ident, info = build_model(_cfg("LoadsAndSays", weights=str(path)), torch.device("cpu"))
+    assert info["weights"]["file"] == str(path) and info["weights"]["sha256"] == weights_digest(net)
+    assert ident.startswith("LoadsAndSays-weights-")
+
+
 def test_a_model_without_parameters_is_parameter_free():
     _, ident, info = build_model(_cfg("NoParameters"), torch.device("cpu"))
     assert ident == "NoParameters-parameter-free" and "no parameters" in info["weights"]["origin"]
