@@ -4,6 +4,8 @@
 
 from __future__ import annotations
 
+import json
+
 import numpy as np
 import pandas as pd
 import pytest
@@ -15,7 +17,7 @@ from evaluate.ceiling import RV_FLOOR, RV_HAT_FLOOR, noise_ceiling, reliability
 from evaluate.fits import fit_splits, prediction_r
 from evaluate.rsa import rsa_stage
 from evaluate.stats import nanmedian, pearson_columns, sem, spearman_brown, within_participant_sem
-from tests.fixtures.make_scoring_outputs import DEFAULT_OUT, TABLES, meta_json, outputs
+from tests.fixtures.make_scoring_outputs import DEFAULT_OUT, TABLES, pinned_outputs
 
 X = np.array([1.0, -1.0, 1.0, -1.0])  # mean 0
 Y = np.array([1.0, 1.0, -1.0, -1.0])  # mean 0, uncorrelated with X
@@ -264,14 +266,20 @@ def test_rsa_stage_needs_two_participants_and_finds_a_copy_of_the_brain():
 # ------------------------------------------------------------------ the orchestrator, bit for bit
 def test_score_reproduces_the_engine_before_the_stages_bit_for_bit():
     """Every table column (values and dtype) and every scalar of evaluate.score on the fixture's
-    cases is what the single-function engine gave (one CPU thread; see make_scoring_outputs)."""
+    cases is what the single-function engine gave (one CPU thread and the CPU kernels pinned, so
+    that the bits do not depend on this host's CPU; see make_scoring_outputs)."""
     stored = np.load(DEFAULT_OUT)  # tests/fixtures/scoring_outputs.npz
-    arrays, meta = outputs()
+    arrays, meta = pinned_outputs()
     assert sorted(stored.files) == sorted([*arrays, "meta.json"])
+    differ = []
     for key, got in arrays.items():
         want = stored[key]
         assert got.dtype == want.dtype and got.shape == want.shape, key
-        assert np.array_equal(got, want, equal_nan=want.dtype.kind in "fc"), key
-    assert meta_json(meta) == str(stored["meta.json"])  # value, sem, rsa, info, column order and dtypes
-    assert set(meta) == {"voxels", "components", "ties", "many_participants", "one_participant"}
-    assert all(set(m["tables"]) == set(TABLES) for m in meta.values())
+        if not np.array_equal(got, want, equal_nan=want.dtype.kind in "fc"):
+            worst = np.nanmax(np.abs(got - want)) if want.dtype.kind in "fc" else "labels"
+            differ.append(f"{key} (max |diff| {worst})")
+    assert not differ, f"{len(differ)} of {len(arrays)} arrays differ: " + ", ".join(differ[:8])
+    assert meta == str(stored["meta.json"])  # value, sem, rsa, info, column order and dtypes
+    cases = json.loads(meta)
+    assert set(cases) == {"voxels", "components", "ties", "many_participants", "one_participant"}
+    assert all(set(m["tables"]) == set(TABLES) for m in cases.values())
