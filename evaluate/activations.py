@@ -1,11 +1,22 @@
-"""Time-averaged activations of named layers of any ``torch.nn.Module`` (docs/reference.md section 6).
+"""Activations of named layers of any ``torch.nn.Module``, one vector per sound (docs/reference.md section 6).
 
-Forward hooks capture each named submodule's output while the model runs on batches of
-waveforms; each output is reduced to one feature vector per sound:
+Two ways in, mixed freely in one call (:mod:`models.contract`):
 
-* ``[batch, channels, freq, time]`` (convolutional): mean over time -> ``channels * freq``;
-* ``[batch, time, dim]`` (sequence models): mean over time -> ``dim``;
-* ``[batch, features]`` (fully connected): as it is.
+* forward hooks capture a named submodule's output while the model runs on batches of
+  waveforms, reduced to one feature vector per sound by a time mean:
+
+  - ``[batch, channels, freq, time]`` (convolutional): mean over time -> ``channels * freq``;
+  - ``[batch, time, dim]`` (sequence models): mean over time -> ``dim``;
+  - ``[batch, features]`` (fully connected): as it is;
+
+* a model that returns its activations itself (:class:`models.contract.ActivationModel`) is
+  run as ``model.activations(batch)``, and each layer it declares is reduced by its declared
+  :class:`models.reductions.Reduction` (final state, mean over examples ...). Hooks on other
+  submodules fire during that same call.
+
+Every layer's features are checked: a layer that returns nothing, a wrong batch size, or NaN /
+inf activations stop extraction with an error naming the model, the layer and the sounds; a
+forward pass that fails names the model, the input and the innermost submodule it failed in.
 
 Results are cached on disk (``<cache>/activations/<key>.npz``), keyed by everything that
 decides them (:mod:`evaluate.fingerprint`): the model's class and the code behind its module
@@ -31,24 +42,31 @@ from tqdm.auto import tqdm
 
 from data.cache import atomic_file, cache_root
 from evaluate.fingerprint import Fingerprint, Unkeyable, array_digest, code_digest, encode, module_fingerprint
-from models.contract import parameter_free_frontend, scored_layers, submodule_names
+from models.contract import parameter_free_frontend, returned_layers, scored_layers, submodule_names
+from models.reductions import Reduction, reduce_layer
 
 log = logging.getLogger(__name__)
 
-CACHE_VERSION = 2
+CACHE_VERSION = 3  # 3: layers a model returns itself, with their declared reductions
 REDUCTION = "time-mean: [B,C,F,T] mean over T then C x F; [B,T,D] mean over T; [B,D] as is"
 _KEY_ENTRY = "__key__"  # the key's parts, stored in every cache entry
 
 
 def check_layers(model: nn.Module, layers: Sequence[str]) -> dict[str, nn.Module]:
-    """``{name: submodule}`` for dotted submodule names; a clear error for names the model lacks."""
+    """``{name: submodule}`` of the layers read by forward hooks (dotted submodule names); the
+    layers the model returns itself (``LAYER_REDUCTIONS``) are accepted and left out. A clear
+    error for names that are neither."""
+    returned = returned_layers(model)
     modules = dict(model.named_modules())
-    missing = [name for name in layers if name not in modules or not name]
+    missing = [name for name in layers if name not in returned and (name not in modules or not name)]
     if missing:
+        if returned:
+            available = f"the layers it returns: {list(returned)}; submodules {submodule_names(model, 40)}"
+            raise ValueError(f"{type(model).__name__} has no layer(s) {missing}; available: {available}")
         raise ValueError(f"{type(model).__name__} has no submodule(s) {missing}; available: {submodule_names(model, 40)}")
     if len(set(layers)) != len(layers):
         raise ValueError(f"layer names must be unique, got {list(layers)}")
-    return {name: modules[name] for name in layers}
+    return {name: modules[name] for name in layers if name not in returned}
 
 
 def reduce_output(output: object, layer: str) -> torch.Tensor:
@@ -86,8 +104,11 @@ def activation_key(
 
     Raises :class:`evaluate.fingerprint.Unkeyable` when part of it has no reliable digest.
     """
+    returned = returned_layers(model)
+    reductions = {name: returned[name].describe() for name in layers if name in returned}
     return module_fingerprint(model).extend(
         layers=",".join(layers),
+        returned=json.dumps(reductions, sort_keys=True) + f"@{code_digest('models.reductions')}",
         stimuli=array_digest(waveforms),
         preprocess=encode(preprocess, "preprocess"),
         reduction=f"{REDUCTION}@{code_digest(__name__)}",  # reduce_output and the loop live here
@@ -146,6 +167,9 @@ def extract_activations(
 
     if frontend_outputs is not None:
         _check_frontend_use(model, layers, frontend_outputs, len(wav))
+        if any(name in returned_layers(model) for name in layers):
+            raise ValueError("frontend_outputs cannot feed the layers a model returns itself (models.contract."
+                             "ActivationModel): they are read from model.activations(waveform)")  # fmt: skip
         if preprocess is not None:
             raise ValueError("preprocess and frontend_outputs exclude each other (the waveform is not used)")
         cache = False
@@ -163,6 +187,7 @@ def extract_activations(
                 return out
 
     device = module_device(model)
+    returned = {name: r for name, r in returned_layers(model).items() if name in layers}
     captured: dict[str, torch.Tensor] = {}
 
     def hook_for(name: str):
@@ -171,7 +196,7 @@ def extract_activations(
 
         return hook
 
-    handles = [modules[name].register_forward_hook(hook_for(name)) for name in layers]
+    handles = [module.register_forward_hook(hook_for(name)) for name, module in modules.items()]
     chunks: dict[str, list[np.ndarray]] = {name: [] for name in layers}
     was_training = model.training
     model.eval()
@@ -182,15 +207,21 @@ def extract_activations(
                 starts, desc=f"Activations of {type(model).__name__}", unit="batch", disable=not progress
             ):
                 captured.clear()
+                stop = min(start + batch_size, len(wav))
                 if frontend_outputs is not None:
-                    model.from_frontend(frontend_outputs[start : start + batch_size].to(device))
+                    model_input = frontend_outputs[start:stop].to(device)
+                    run = model.from_frontend
                 else:
-                    batch = torch.from_numpy(wav[start : start + batch_size]).to(device)
-                    model(batch if preprocess is None else preprocess(batch))
+                    batch = torch.from_numpy(wav[start:stop]).to(device)
+                    model_input = batch if preprocess is None else preprocess(batch)
+                    run = model.activations if returned else model
+                outputs = _run_model(model, run, model_input, (start, stop))
+                if returned:
+                    captured.update(_returned_features(model, outputs, returned, stop - start))
                 for name in layers:
                     if name not in captured:
                         raise RuntimeError(f"layer {name!r} of {type(model).__name__} did not run in the forward pass")
-                    chunks[name].append(captured[name].numpy())
+                    chunks[name].append(_checked(model, name, captured[name], (start, stop)))
     finally:
         for handle in handles:
             handle.remove()
@@ -200,6 +231,93 @@ def extract_activations(
     if path is not None:
         save_npz_atomic(path, {**out, _KEY_ENTRY: np.array(json.dumps(key.parts, sort_keys=True))})
     return out
+
+
+def _run_model(model: nn.Module, run: Callable, model_input: torch.Tensor, sounds: tuple[int, int]):
+    """``run(model_input)``; an exception becomes one that names the model, the sounds, the
+    input's shape and the innermost submodule the forward pass was in when it failed."""
+    try:
+        return run(model_input)
+    except Exception as exc:
+        inside = _failing_submodule(model, run, model_input)
+        where = f" in submodule {inside!r}" if inside else ""
+        rate = model.sample_rate if hasattr(model, "sample_rate") else None
+        seconds = f" ({model_input.shape[-1] / rate:.2f}-s clips at {rate} Hz)" if rate and model_input.ndim == 2 else ""
+        raise RuntimeError(
+            f"{type(model).__name__} failed{where} on sounds {sounds[0]}..{sounds[1] - 1}, input "
+            f"{list(model_input.shape)}{seconds}: {type(exc).__name__}: {exc}"
+        ) from exc
+
+
+def _failing_submodule(model: nn.Module, run: Callable, model_input: torch.Tensor) -> str | None:
+    """Run the failing batch again with enter/exit hooks on every submodule: the deepest one
+    entered and not left is where it failed (None when it failed outside any, or passes now)."""
+    stack: list[str] = []
+    deepest: list[str] = []
+
+    def enter(name):
+        def pre(_module, _inputs):
+            stack.append(name)
+            deepest[:] = [name]
+
+        return pre
+
+    def leave(_module, _inputs, _output):
+        stack.pop()
+
+    handles = []
+    for name, module in model.named_modules():
+        if name:
+            handles += [module.register_forward_pre_hook(enter(name)), module.register_forward_hook(leave)]
+    try:
+        run(model_input)
+    except Exception:  # noqa: BLE001  (the same failure again: the stack says where)
+        return stack[-1] if stack else None
+    finally:
+        for handle in handles:
+            handle.remove()
+    return None
+
+
+def _returned_features(
+    model: nn.Module, outputs: object, returned: dict[str, Reduction], batch: int
+) -> dict[str, torch.Tensor]:
+    """The declared layers of ``model.activations(...)``'s mapping, each reduced to ``[batch, features]``."""
+    name = type(model).__name__
+    if not isinstance(outputs, dict) and not hasattr(outputs, "keys"):
+        raise TypeError(f"{name}.activations returned {type(outputs).__name__}, expected a mapping layer -> tensor")
+    out = {}
+    for layer, reduction in returned.items():
+        value = outputs.get(layer) if hasattr(outputs, "get") else None
+        if value is None:
+            raise RuntimeError(
+                f"layer {layer!r} of {name} returned nothing: {name}.activations gave {sorted(map(str, outputs.keys()))}"
+            )
+        if not isinstance(value, torch.Tensor):
+            raise TypeError(f"layer {layer!r} of {name} returned {type(value).__name__}, expected a tensor")
+        if value.ndim == 0 or value.shape[0] != batch:
+            raise ValueError(
+                f"layer {layer!r} of {name} returned shape {list(value.shape)} for a batch of {batch} sounds; the "
+                "first axis must be the batch"
+            )
+        out[layer] = reduce_layer(value, reduction, f"{layer}' of '{name}").detach().float().cpu()
+    return out
+
+
+def _checked(model: nn.Module, layer: str, features: torch.Tensor, sounds: tuple[int, int]) -> np.ndarray:
+    """``features`` as an array; NaN or inf activations stop extraction, naming model, layer and sounds."""
+    array = features.numpy()
+    bad = ~np.isfinite(array)
+    if bad.any():
+        rows = np.flatnonzero(bad.any(axis=1)) + sounds[0]
+        raise ValueError(
+            f"layer {layer!r} of {type(model).__name__} gave NaN or inf activations for {len(rows)} of sounds "
+            f"{sounds[0]}..{sounds[1] - 1} (first: sound {rows[0]}, {int(bad.sum())} values); scores of such a "
+            "layer would be NaN"
+        )
+    if array.shape[1] == 0:
+        raise ValueError(f"layer {layer!r} of {type(model).__name__} gave no features (shape {list(array.shape)})")
+    return array
 
 
 def _load_entry(path: Path, key: Fingerprint, layers: Sequence[str]) -> dict[str, np.ndarray] | None:

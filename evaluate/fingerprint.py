@@ -38,6 +38,9 @@ from torch import nn
 # Attributes every nn.Module has (parameters, buffers, submodules, hook tables, mode):
 # covered by ``tensors`` / the tree walk, or irrelevant (``training``: extraction runs in eval).
 _MODULE_INTERNALS = frozenset(vars(nn.Module()))
+# Recurrent layers keep their parameters a second time, as (weak) references in a flat list
+# for cuDNN: derived from the parameters the key already hashes, so left out of it.
+_RNN_INTERNALS = frozenset({"_flat_weights", "_flat_weight_refs", "_flat_weights_names", "_all_weights"})
 _MAX_DEPTH = 8
 _FUNCTIONS = (types.FunctionType, types.BuiltinFunctionType, types.MethodType, functools.partial)
 
@@ -233,7 +236,7 @@ def module_fingerprint(model: nn.Module, where: str | None = None) -> Fingerprin
         if hooks:
             raise Unkeyable(f"{place} carries forward hooks ({hooks[0]!r:.60}), which may change its outputs")
         for key, value in sorted(vars(module).items()):
-            if key in _MODULE_INTERNALS:
+            if key in _MODULE_INTERNALS or (key in _RNN_INTERNALS and isinstance(module, nn.RNNBase)):
                 continue
             attributes.update(f"{name}.{key}={encode(value, f'{place}.{key}')}\n".encode())
     cls = type(model)

@@ -6,6 +6,17 @@ baseline and the external adapters. Any other ``torch.nn.Module`` can still be s
 functions below are the one place that reads the contract, and they say what a module that
 does not implement it gets (layers must then be named; the input rate is 20 kHz).
 
+Activations reach evaluation in one of two ways, which give the same ``[n_sounds, n_features]``
+per layer and feed the same scoring, controls, callback and reports:
+
+* forward hooks on named submodules, whose outputs are averaged over time
+  (``evaluate.activations``; the in-house networks);
+* the model returns them itself (:class:`ActivationModel`): ``activations(waveform)`` gives
+  ``{layer: tensor}`` and ``LAYER_REDUCTIONS`` declares how each becomes one vector per sound
+  (:mod:`models.reductions`: a time mean over a named axis, a recurrent layer's final state,
+  a mean over examples or frames, as it is). For models whose readout is not "this module's
+  output, averaged over time": recurrent final states, VGGish's examples, frame-wise networks.
+
 The word *heads* means one thing here: the linear readouts of a network, one per task, whose
 logits ``forward`` returns by name. (What training optimises through them are the
 *objectives* of ``train/``.)
@@ -23,8 +34,10 @@ import torch
 from torch import nn
 
 from data.audio import SAMPLE_RATE
+from models.reductions import Reduction
 
 __all__ = [
+    "ActivationModel",
     "CochleagramNetwork",
     "FrontEndModel",
     "ScoredModel",
@@ -32,6 +45,7 @@ __all__ = [
     "model_identifier",
     "model_provenance",
     "parameter_free_frontend",
+    "returned_layers",
     "scored_layers",
     "submodule_names",
     "weights_digest",
@@ -59,6 +73,56 @@ class ScoredModel(Protocol):
         """Waveforms ``[batch, samples]`` at ``sample_rate`` -> ``{head: logits [batch, n_classes]}``
         (empty for a network without heads, such as SpectroTemporal)."""
         ...
+
+
+@runtime_checkable
+class ActivationModel(Protocol):
+    """A network that returns its scored activations itself, each with a declared reduction.
+
+    Attributes:
+        LAYER_REDUCTIONS: ``{layer: Reduction}`` in model order; its keys are the layers
+            scored by default (when the model has no ``SCORED_LAYERS``).
+        sample_rate: the rate (Hz) of the waveforms ``activations`` takes.
+        identifier: where the weights came from (a file path and digest), or None for a
+            random initialisation (the caller names it from its seed).
+    """
+
+    LAYER_REDUCTIONS: Mapping[str, Reduction]
+    sample_rate: int
+    identifier: str | None
+
+    def activations(self, waveform: torch.Tensor) -> Mapping[str, torch.Tensor]:
+        """Waveforms ``[batch, samples]`` at ``sample_rate`` -> ``{layer: [batch, ...]}`` for
+        every layer of ``LAYER_REDUCTIONS`` (each reduced by its declared reduction)."""
+        ...
+
+
+def returned_layers(model: nn.Module) -> dict[str, Reduction]:
+    """``{layer: Reduction}`` of the activations ``model`` returns itself; empty for a model
+    that does not implement :class:`ActivationModel`.
+
+    ``sample_rate`` and ``identifier`` are optional here as for any module (20 kHz; named
+    from the seed or the weights' digest).
+
+    Raises:
+        TypeError: the model has only one of ``LAYER_REDUCTIONS`` and ``activations``, or
+            ``LAYER_REDUCTIONS`` is not a non-empty mapping of layer names to
+            :class:`models.reductions.Reduction`.
+    """
+    has_method = callable(getattr(model, "activations", None))
+    declared = getattr(model, "LAYER_REDUCTIONS", None)
+    if declared is None and not has_method:
+        return {}
+    if declared is None or not has_method:  # half the contract: say which half is missing
+        missing = "LAYER_REDUCTIONS" if declared is None else "an activations(waveform) method"
+        raise TypeError(f"{_named(model)} implements only part of models.contract.ActivationModel: it lacks {missing}")
+    if not isinstance(declared, Mapping) or not declared or not all(
+        isinstance(k, str) and k and isinstance(v, Reduction) for k, v in declared.items()
+    ):
+        raise TypeError(
+            f"{_named(model)}.LAYER_REDUCTIONS must map layer names to models.reductions.Reduction, got {declared!r}"
+        )
+    return dict(declared)
 
 
 @runtime_checkable
@@ -109,13 +173,14 @@ def submodule_names(model: nn.Module, limit: int = 8) -> str:
 
 
 def scored_layers(model: nn.Module) -> list[str]:
-    """The model's default scored layers (``SCORED_LAYERS``).
+    """The model's default scored layers: ``SCORED_LAYERS``, else the layers an
+    :class:`ActivationModel` returns (``LAYER_REDUCTIONS``).
 
     Raises:
-        ValueError: the model does not declare them; the message lists some submodule names
-            to pass as ``layers`` instead.
+        ValueError: the model declares neither; the message lists some submodule names to
+            pass as ``layers`` instead.
     """
-    layers = model.SCORED_LAYERS if hasattr(model, "SCORED_LAYERS") else None
+    layers = model.SCORED_LAYERS if hasattr(model, "SCORED_LAYERS") else list(returned_layers(model))
     if not layers:
         raise ValueError(
             f"{_named(model)} does not define SCORED_LAYERS; pass the layer names to score "

@@ -38,7 +38,7 @@ from evaluate.registry import benchmark_entry, load_benchmark
 from evaluate.results import Score
 from evaluate.rundir import brain_score_dir, write_history
 from evaluate.scoring import score
-from models.contract import scored_layers
+from models.contract import returned_layers, scored_layers
 
 log = logging.getLogger(__name__)
 
@@ -181,8 +181,10 @@ class BrainScoreCallback(pl.Callback):
     def _score(self, pl_module: pl.LightningModule, name: str, bench, step: int) -> Score:
         net = self._net(pl_module)
         if name not in self._frontends:  # the cochleagram never changes while the network trains
+            # (layers a model returns itself come from model.activations(waveform), never from the front end)
+            reusable = not any(layer in returned_layers(net) for layer in self.layers)
             self._frontends[name] = frontend_outputs(net, bench.waveforms, batch_size=self.batch_size,
-                                                     cache_dir=self.cache_dir)  # fmt: skip
+                                                     cache_dir=self.cache_dir) if reusable else None  # fmt: skip
         acts = extract_activations(net, bench.waveforms, self.layers, batch_size=self.batch_size, cache=False,
                                    progress=False, frontend_outputs=self._frontends[name])  # fmt: skip
         model_id = f"{type(net).__name__}:step{step}"
