@@ -29,6 +29,7 @@ def only(path: Path) -> Path:
     return item
 
 
+@pytest.mark.slow  # trains and evaluates through the CLI (about a minute); make test runs the csv-logger run below
 def test_wandb_run_holds_brain_scores_and_evaluate_reproduces_them(tmp_path, cache_dir, tiny_corpus):
     logs = tmp_path / "logs"
     run("train", ["debug=fast", "trainer.max_steps=-1", "trainer.max_epochs=2"], logs, cache_dir)

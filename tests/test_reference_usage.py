@@ -31,6 +31,7 @@ def _ours(tmp_path, net, layout: int | None = 2, name="last.ckpt"):
     return path
 
 
+@pytest.mark.slow  # through the CLI (about a minute); make test scores a loaded release in-process (below)
 def test_evaluate_cli_scores_a_released_checkpoint_and_its_permuted_control(tmp_path, cache_dir):
     path, _ = write(tmp_path, "CochCNN9", True, seed=1)
     logs = tmp_path / "logs"
@@ -94,6 +95,7 @@ def test_init_from_a_released_checkpoint_loads_the_trunk_and_matching_heads(tmp_
         initialise_from(CochCNN9({"word": 5}, width=1 / 16), path)
 
 
+@pytest.mark.slow  # trains through the CLI (about a minute); initialise_from itself is tested above
 def test_init_from_our_own_checkpoint_and_the_train_cli(tmp_path, cache_dir, tiny_corpus):
     torch.manual_seed(4)
     source = CochCNN9({"word": 6, "speaker": 3}, width=0.125)

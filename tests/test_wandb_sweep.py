@@ -196,6 +196,7 @@ def test_clean_preset_and_clean_override_are_the_same_run(tmp_path):
     assert by_override == by_preset
 
 
+@pytest.mark.slow  # trains through the CLI (about 2 min); make test composes every agent command (above)
 def test_one_grid_point_trains_as_the_agent_runs_it(monkeypatch, tmp_path, cache_dir, tiny_corpus):
     """The first run of cpu_tryout, started with the agent's command line and environment
     (W&B offline instead of the server): one W&B run, the sweep's, with its group and tags."""
