@@ -101,6 +101,11 @@ def code_digest(module_name: str) -> str:
     if file is None:
         if module_name in sys.builtin_module_names:
             return f"{module_name}:builtin"
+        top = sys.modules.get(module_name.split(".")[0])
+        top_file = getattr(top, "__file__", None)
+        if top is not module and top_file and _is_installed_package(Path(top_file)):
+            # an extension submodule of an installed package (torch._C._nn.gelu): its version decides it
+            return _distribution_version(module_name.split(".")[0])
         raise Unkeyable(f"module {module_name!r} has no source file (defined interactively?)")
     path = Path(file)
     if _is_installed_package(path):

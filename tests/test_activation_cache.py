@@ -15,6 +15,7 @@ import torch
 
 from evaluate import extract_activations, score_model
 from evaluate.benchmark import Benchmark
+from evaluate.fingerprint import code_digest, module_fingerprint
 from models import CochCNN9
 
 NET_SOURCE = '''
@@ -252,3 +253,16 @@ def test_cochcnn9_is_keyable_and_width_changes_the_key(waves, run):
         run(CochCNN9({"word": 3}, width=width), waves[:1], layers=("relufc",))
         assert run.cached and not run.hit
     assert len(run.entries()) == 2
+
+
+def test_recurrent_layers_and_builtins_of_installed_packages_are_keyable():
+    """An LSTM (its flat weight references are derived from the parameters) and an attribute
+    holding a compiled builtin of torch (as transformers' GELUActivation holds gelu) have keys,
+    and the builtin's key follows the package's version."""
+    lstm = torch.nn.LSTM(4, 3)
+    lstm.act = torch._C._nn.gelu
+    key = module_fingerprint(lstm)
+    assert key.digest == module_fingerprint(lstm).digest
+    lstm.act = torch._C._nn.silu
+    assert module_fingerprint(lstm).digest != key.digest
+    assert code_digest("torch._C._nn").startswith("torch==")
