@@ -2,7 +2,9 @@
 
 ``Wav2Vec2Adapter(architecture, weights)`` builds the network with the ``torchaudio.models``
 factory of that name and loads its weights from a LOCAL file (nothing is downloaded; with
-``weights=None`` the network keeps its random initialisation and a warning says so).
+``weights=None`` the network keeps its random initialisation and a warning says so). The
+identifier names the file and its digest (``Wav2Vec2Adapter-<architecture>@<file>-<sha12>``,
+path and sha256 in ``provenance``) or the torch seed (``...-untrained-seed<N>``).
 
 Getting weights: on a machine with internet, save the state dict of torchaudio's pipeline
 bundle (or of a model converted from fairseq / Hugging Face) and point ``weights=`` at it::
@@ -38,6 +40,7 @@ import torch
 from torch import nn
 
 from models.cochcnn9 import check_heads
+from models.zoo.origin import random_origin, weights_origin
 
 log = logging.getLogger(__name__)
 
@@ -91,15 +94,12 @@ class Wav2Vec2Adapter(nn.Module):
             raise ValueError(f"unknown architecture {architecture!r}; supported: {', '.join(ARCHITECTURES)}")
         self.architecture = architecture
         self.model = build_architecture(architecture)
-        if weights is None:
-            log.warning(
-                "%s has RANDOM weights (weights=null); pass weights=<state dict file> for a pretrained model",
-                architecture,
-            )
-            self.identifier = f"{type(self).__name__}-{architecture}-untrained-seed{torch.initial_seed()}"
-        else:
+        if weights is None:  # named by the torch seed, and logged as random
+            self.identifier, self.provenance = random_origin(f"{type(self).__name__}-{architecture}", "weights")
+        else:  # named by the file and its digest, recorded in the provenance
             load_weights(self.model, weights, architecture)
-            self.identifier = f"{type(self).__name__}-{architecture}@{Path(weights).name}"
+            path = Path(weights).expanduser().resolve()
+            self.identifier, self.provenance = weights_origin(f"{type(self).__name__}-{architecture}", path)
         self.weights = None if weights is None else str(weights)
         # A buffer, so that it is part of the state dict and of the activation-cache key.
         normalize = ARCHITECTURES[architecture] if normalize is None else bool(normalize)

@@ -13,6 +13,7 @@ from omegaconf import OmegaConf
 from torch import nn
 
 import models.wav2vec2 as w2v
+from data.cache import sha256_file
 from evaluate import Benchmark, Score, extract_activations, score_model
 from evaluate.external import resample_for_model
 from evaluate.fingerprint import tensors_digest
@@ -92,7 +93,7 @@ def test_random_weights_saved_to_a_file_reload_exactly(tmp_path, caplog):
     torch.save(first.model.state_dict(), path)
     torch.manual_seed(1)  # a different random init, overwritten by the file
     second = Wav2Vec2Adapter("hubert_base", weights=str(path)).eval()
-    assert second.identifier == "Wav2Vec2Adapter-hubert_base@hubert_base.pt"
+    assert second.identifier == f"Wav2Vec2Adapter-hubert_base@hubert_base.pt-{sha256_file(path)[:12]}"
     x = sounds(2, 8000)
     with torch.inference_mode():
         out1, out2 = first.last_hidden(x), second.last_hidden(x)
@@ -282,7 +283,9 @@ def test_adapter_through_the_evaluate_config(tiny, tmp_path, cache_dir, release)
                          "benchmark=nh2015", "layers=[features,layer3]", "figures=false", "progress=false",
                          "rsa=false"], tmp_path / "run")  # fmt: skip
     saved = Score.load(tmp_path / "run" / "score")
-    assert saved.model == "Wav2Vec2Adapter-wav2vec2_base@w2v.pt" and np.isfinite(saved.value)
+    assert saved.model == f"Wav2Vec2Adapter-wav2vec2_base@w2v.pt-{sha256_file(weights)[:12]}" and np.isfinite(saved.value)
+    assert saved.info["model"]["weights"] == {"origin": f"local weights {weights.resolve()}",
+                                              "path": str(weights.resolve()), "sha256": sha256_file(weights)}
     assert list(saved.layers) == ["features", "layer3"] and saved.info["features"] == {"features": 16, "layer3": 48}
     with pytest.raises(FileNotFoundError, match="wav2vec2_base weights file not found"):
         evaluate_in_process(["model=hubert", "model.architecture=wav2vec2_base", f"model.weights={tmp_path}/x.pt",
@@ -307,6 +310,6 @@ def test_external_models_on_the_synthetic_benchmark(tmp_path, cache_dir):
     logs = tmp_path / "logs"
     proc = run_cli("evaluate", ["model=wav2vec2", f"model.weights={weights}", *common], cache_dir=cache_dir, logs=logs)
     saved = Score.load(only_run_dir(logs) / "score")
-    assert saved.model == "Wav2Vec2Adapter-wav2vec2_base@wav2vec2_base.pt" and np.isfinite(saved.value)
+    assert saved.model.startswith("Wav2Vec2Adapter-wav2vec2_base@wav2vec2_base.pt-") and np.isfinite(saved.value)
     assert list(saved.layers) == ["features", "projection", *(f"layer{i}" for i in range(1, 13))]
     assert "Resampled the stimuli 20000 Hz -> 16000 Hz" in proc.stdout + proc.stderr

@@ -59,8 +59,10 @@ def weights_origin(name: str, path: Path) -> tuple[str, WeightsOrigin]:
     )
 
 
-def random_origin(name: str) -> tuple[str, WeightsOrigin]:
-    """``(identifier, provenance)`` of a randomly initialised adapter (torch's initial seed)."""
+def random_origin(name: str, argument: str = "path") -> tuple[str, WeightsOrigin]:
+    """``(identifier, provenance)`` of a randomly initialised adapter (torch's initial seed);
+    the warning names ``argument``, the constructor argument that takes the weights."""
     seed = torch.initial_seed()
-    log.warning("%s has RANDOM weights (no path given); pass path=<local weights> for the pretrained model", name)
+    log.warning("%s has RANDOM weights (no %s given); pass %s=<local weights> for the pretrained model", name,
+                argument, argument)  # fmt: skip
     return f"{name}-untrained-seed{seed}", WeightsOrigin(origin=f"random initialisation, torch seed {seed}")
