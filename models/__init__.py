@@ -1,5 +1,6 @@
 """Models: the cochleagram front end, the in-house cochleagram networks and the authors'
-released checkpoints of them, and the checkpoints our training writes."""
+released checkpoints of them, and the checkpoints our training writes. The public networks of
+the zoo (``models.zoo.<name>``, needing the ``zoo`` extra) are imported where they are used."""
 
 from models.checkpoint import TrainedNetwork, load_network
 from models.cochcnn9 import CochCNN9
