@@ -6,6 +6,7 @@ import os
 from pathlib import Path
 
 import pytest
+import torch
 
 from data.corpus import CorpusSpec, load_corpus
 from tests.helpers import TINY_CORPUS
@@ -17,6 +18,17 @@ def cache_dir(tmp_path_factory) -> Path:
     path = tmp_path_factory.mktemp("cache")
     os.environ["AUDITORY_DNN_CACHE"] = str(path)
     return path
+
+
+@pytest.fixture
+def one_thread():
+    """torch on one intra-op thread while the test runs: small recurrent steps and
+    initialisations (an LSTM's ~600 steps, SpeechBrain's QR) each open an OpenMP region, and on
+    a shared 2-core machine every one waits for the busy second core (10 s instead of 0.05 s)."""
+    threads = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(threads)
 
 
 @pytest.fixture(scope="session")

@@ -30,13 +30,7 @@ from tests.helpers import REPO
 SMALL = dict(hidden_size=12, hidden_layers=3)
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: much faster than two on a CPU shared with other jobs."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: one torch thread
 
 
 def small(path=None, **kwargs) -> DeepSpeech2:

@@ -47,17 +47,6 @@ def encoder():
     return ResemblyzerEncoder().eval()
 
 
-@pytest.fixture
-def one_thread():
-    """torch on one thread while the test runs: an LSTM is ~600 small steps, each an OpenMP
-    parallel region, and on a shared 2-core machine every one of them waits for the busy second
-    core (10 s instead of 0.05 s for two 2-s clips). The results agree within the tolerances."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
-
-
 # ------------------------------------------------------------------ CREPE
 def test_crepe_loads_the_wheels_weights_and_a_random_copy_is_untrained(crepe):
     file = wheel_weights("tiny")

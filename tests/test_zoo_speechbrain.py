@@ -104,13 +104,7 @@ pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
 """
 
 
-@pytest.fixture(autouse=True)
-def one_thread():
-    """One intra-op thread: SpeechBrain's orthogonal initialisations (QR) crawl on a shared CPU with two."""
-    threads = torch.get_num_threads()
-    torch.set_num_threads(1)
-    yield
-    torch.set_num_threads(threads)
+pytestmark = pytest.mark.usefixtures("one_thread")  # tests/conftest.py: one torch thread
 
 
 @pytest.fixture

@@ -68,7 +68,7 @@ import torch
 from torch import nn
 
 from models.reductions import AS_IS, Reduction, time_mean
-from models.zoo.origin import local_weights, random_origin, weights_origin
+from models.zoo.origin import first_items, local_weights, random_origin, state_mismatch, weights_origin
 
 __all__ = ["LABELS", "BatchRNN", "DeepSpeech2", "MaskConv", "SequenceWise", "Spectrogram", "load_state_dict"]
 
@@ -258,24 +258,11 @@ class DeepSpeech2(nn.Module):
                              "pass sample_rate / window_size / window_stride to match")  # fmt: skip
 
     def _load(self, state: Mapping[str, torch.Tensor], path: Path) -> None:
-        expected = self.state_dict()
-        missing = [k for k in expected if k not in state]
-        unexpected = [k for k in state if k not in expected]
-        shapes = [f"{k} {list(v.shape)} (here {list(expected[k].shape)})" for k, v in state.items()
-                  if k in expected and v.shape != expected[k].shape]  # fmt: skip
-        if missing or unexpected or shapes:
-            parts = [f"missing keys: {_first(missing)}" if missing else "",
-                     f"unexpected keys: {_first(unexpected)}" if unexpected else "",
-                     f"other shapes: {_first(shapes)}" if shapes else ""]  # fmt: skip
+        mismatch = state_mismatch(state, self.state_dict())
+        if mismatch:
             raise ValueError(f"{NAME}: the weights in {path} do not fit hidden_size={self.hidden_size}, hidden_layers="
-                             f"{self.hidden_layers}, n_classes={self.n_classes}: {'; '.join(p for p in parts if p)}"
-                             f"{_suggest(state)}")  # fmt: skip
+                             f"{self.hidden_layers}, n_classes={self.n_classes}: {mismatch}{_suggest(state)}")  # fmt: skip
         self.load_state_dict(state, strict=True)
-
-
-def _first(items, n: int = 6) -> str:
-    items = list(items)
-    return ", ".join(items[:n]) + (f" ... ({len(items)} in all)" if len(items) > n else "")
 
 
 def _suggest(state: Mapping[str, torch.Tensor]) -> str:
@@ -390,5 +377,5 @@ def load_state_dict(path: str | Path) -> tuple[dict[str, torch.Tensor], dict]:
     dropped = [k for k in state if k.startswith(_NOT_NETWORK)]
     if dropped:
         log.info("%s: ignoring %d entries of %s that are no part of the network (%s)", NAME, len(dropped), path,
-                 _first(dropped, 3))  # fmt: skip
+                 first_items(dropped, 3))  # fmt: skip
     return {k: v for k, v in state.items() if k not in dropped}, meta

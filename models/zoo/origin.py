@@ -17,7 +17,8 @@ import torch
 
 from data.cache import sha256_file
 
-__all__ = ["WeightsOrigin", "local_weights", "path_digest", "random_origin", "weights_origin"]
+__all__ = ["WeightsOrigin", "first_items", "local_weights", "path_digest", "random_origin", "state_mismatch",
+           "weights_origin"]
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +38,26 @@ def local_weights(path: str | Path, model: str, expected: str) -> Path:
     if not p.exists():
         raise FileNotFoundError(f"{model}: weights not found at {p}; expected {expected} (nothing is downloaded)")
     return p.resolve()
+
+
+def first_items(items, n: int = 6) -> str:
+    """Up to ``n`` of ``items``, comma-separated, with the total when there are more (for messages)."""
+    items = list(items)
+    return ", ".join(items[:n]) + (f" ... ({len(items)} in all)" if len(items) > n else "")
+
+
+def state_mismatch(state: dict, expected: dict) -> str:
+    """How the state dict ``state`` fails to fit a module whose state dict is ``expected``:
+    ``"missing keys: ...; unexpected keys: ...; other shapes: ..."`` (the parts that apply), or
+    ``""`` when every key and shape fits."""
+    missing = [k for k in expected if k not in state]
+    unexpected = [k for k in state if k not in expected]
+    shapes = [f"{k} {list(v.shape)} (here {list(expected[k].shape)})" for k, v in state.items()
+              if k in expected and v.shape != expected[k].shape]  # fmt: skip
+    parts = [f"missing keys: {first_items(missing)}" if missing else "",
+             f"unexpected keys: {first_items(unexpected)}" if unexpected else "",
+             f"other shapes: {first_items(shapes)}" if shapes else ""]  # fmt: skip
+    return "; ".join(p for p in parts if p)
 
 
 def path_digest(path: Path) -> str:

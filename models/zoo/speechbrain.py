@@ -52,7 +52,7 @@ import torch
 from torch import nn
 
 from models.reductions import Reduction, time_mean
-from models.zoo.origin import local_weights, random_origin, weights_origin
+from models.zoo.origin import local_weights, random_origin, state_mismatch, weights_origin
 
 try:
     from hyperpyyaml import load_hyperpyyaml
@@ -169,11 +169,6 @@ pretrainer: !new:speechbrain.utils.parameter_transfer.Pretrainer
 """
 
 
-def _first(items, n: int = 6) -> str:
-    items = list(items)
-    return ", ".join(items[:n]) + (f" ... ({len(items)} in all)" if len(items) > n else "")
-
-
 def load_module(module: nn.Module, file: Path, model: str) -> None:
     """Load ``file`` (a SpeechBrain ``<module>.ckpt``: ``torch.save(module.state_dict())``)
     into ``module`` strictly, after SpeechBrain's key renames for old checkpoints.
@@ -192,17 +187,10 @@ def load_module(module: nn.Module, file: Path, model: str) -> None:
     if not isinstance(state, Mapping) or not all(isinstance(v, torch.Tensor) for v in state.values()):
         raise ValueError(f"{model}: {file} holds no state dict (a mapping of names to tensors)")
     state = hook_on_loading_state_dict_checkpoint(dict(state))
-    expected = module.state_dict()
-    missing = [k for k in expected if k not in state]
-    unexpected = [k for k in state if k not in expected]
-    shapes = [f"{k} {list(v.shape)} (here {list(expected[k].shape)})" for k, v in state.items()
-              if k in expected and v.shape != expected[k].shape]  # fmt: skip
-    if missing or unexpected or shapes:
-        parts = [f"missing keys: {_first(missing)}" if missing else "",
-                 f"unexpected keys: {_first(unexpected)}" if unexpected else "",
-                 f"other shapes: {_first(shapes)}" if shapes else ""]  # fmt: skip
+    mismatch = state_mismatch(state, module.state_dict())
+    if mismatch:
         raise ValueError(f"{model}: {file} does not fit the {type(module).__name__} its hyperparams.yaml builds: "
-                         f"{'; '.join(p for p in parts if p)}")  # fmt: skip
+                         f"{mismatch}")  # fmt: skip
     module.load_state_dict(state, strict=True)
 
 
