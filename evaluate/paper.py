@@ -23,6 +23,8 @@ SpectroTemporal baseline, then writes per benchmark, as PNG + CSV (``<out>/<benc
 * ``roi_margins.csv``: per network and ROI, its margin over its permuted control and the
   baseline in SEMs of the per-participant differences (the synthetic benchmark's positive
   control);
+* ``word_recognition.csv`` (``synthetic``): how often each word-trained network of ours names
+  the benchmark's spoken words (:mod:`evaluate.recognition`), what that positive control needs;
 * ``comparisons.csv``: every statistic (subject bootstrap, 10,000 resamples, seed 0, vs the
   permuted control and the baseline, per ROI; clean vs noisy; permutation tests over CV
   iterations for components), p-values and effect sizes;
@@ -247,6 +249,17 @@ def roi_margins(comps: Sequence[Comparison], table: pd.DataFrame) -> pd.DataFram
     return pd.DataFrame(rows, columns=columns)
 
 
+def word_recognition_table(entries: Sequence[Scored]) -> pd.DataFrame:
+    """Per network (and seed) that has one, its recognition of the synthetic benchmark's spoken
+    words (:mod:`evaluate.recognition`). Columns: label, seed, n_clips, vocabulary_size, top1,
+    top1_chance, among_spoken, among_spoken_chance."""
+    columns = ["label", "seed", "n_clips", "vocabulary_size", "top1", "top1_chance", "among_spoken",
+               "among_spoken_chance"]  # fmt: skip
+    rows = [{"label": e.label, "seed": e.source.seed, **e.extra["word_recognition"]}
+            for e in entries if not e.control and "word_recognition" in e.extra]  # fmt: skip
+    return pd.DataFrame(rows, columns=columns)
+
+
 def roi_wilcoxon(entries: Sequence[Scored], table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """(models x ROIs best relative layer of the networks, Wilcoxon results, a note): the
     Figure 7 test across models; the note says why no test was possible, if none was."""
@@ -382,6 +395,16 @@ def write_benchmark(entries: Sequence[Scored], bench: Benchmark, d: Path, n_resa
                 cells = [f"{by_roi.at[r, 'difference']:+.4f} ({by_roi.at[r, 'margin_in_sem']:.1f} SEM, "
                          f"p = {by_roi.at[r, 'p_value']:.3g})" if r in by_roi.index else "" for r in ROIS]  # fmt: skip
                 lines.append(f"| {label} | {other} | " + " | ".join(cells) + " |")
+        recognition = word_recognition_table(entries)
+        if not recognition.empty:
+            csv(recognition, "word_recognition")
+            lines += ["", "Word recognition of the benchmark's spoken-word sounds (the word channels' positive control "
+                      "needs the networks to name them; top-1 over the network's vocabulary, and among the spoken "
+                      "words only):", "", "| network | seed | top-1 | chance | among spoken | chance |",
+                      "|---|---|---|---|---|---|"]  # fmt: skip
+            for r in recognition.itertuples():
+                lines.append(f"| {r.label} | {r.seed} | {r.top1:.3f} | {r.top1_chance:.3f} | {r.among_spoken:.3f} | "
+                             f"{r.among_spoken_chance:.3f} |")  # fmt: skip
         lines += ["", "Best relative layer per ROI (the authors' method; 0 = first scored layer, 1 = last):", ""]
         for label, rows in best[best["roi"].isin(ROIS)].groupby("label", sort=False):
             lines.append(f"- {label}: " + ", ".join(

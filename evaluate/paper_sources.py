@@ -41,6 +41,7 @@ from evaluate.benchmark import Benchmark
 from evaluate.controls import control_model
 from evaluate.external import resample_for_model
 from evaluate.fingerprint import array_digest, code_digest, tensors_digest
+from evaluate.recognition import spoken_word_recognition
 from evaluate.results import Score
 from evaluate.rundir import CONTROL_PREFIX, SCORE_DIR, SCORE_FILE
 from evaluate.scoring import score
@@ -227,12 +228,13 @@ def _sources_at(path: Path) -> list[Source]:
 
 
 # ---------------------------------------------------------------------- building networks
-def build_network(source: Source) -> tuple[nn.Module, Source, str]:
-    """The network of a source, the source with what loading taught (architecture, task), and
-    its identifier. Errors name the file."""
+def build_network(source: Source) -> tuple[nn.Module, Source, str, list[str] | None]:
+    """The network of a source, the source with what loading taught (architecture, task), its
+    identifier, and its word head's vocabulary (our checkpoints; else None). Errors name the
+    file."""
     if source.kind == "baseline":
         net = SpectroTemporal()
-        return net.eval(), source, model_identifier(net) or "SpectroTemporal"
+        return net.eval(), source, model_identifier(net) or "SpectroTemporal", None
     if source.kind == "reference":
         net = load_reference_checkpoint(source.path)
         prov = model_provenance(net) or {}
@@ -240,13 +242,13 @@ def build_network(source: Source) -> tuple[nn.Module, Source, str]:
         task = "multitask" if len(heads) > 1 else (heads[0] if heads else "")
         arch = type(net).__name__
         src = Source("reference", source.path, arch, task, source.noise, source.seed)
-        return net.eval(), src, model_identifier(net) or arch
+        return net.eval(), src, model_identifier(net) or arch, None
     if source.kind == "checkpoint":
         trained = load_network(source.path)
         ident = f"{type(trained.net).__name__}@{source.path.parent.parent.name}:step{trained.global_step}"
         task = source.task or "+".join(trained.label_sizes)
         src = Source("checkpoint", source.path, source.arch, task, source.noise, source.seed)
-        return trained.net.eval(), src, ident
+        return trained.net.eval(), src, ident, trained.vocabularies.get("word")
     raise ValueError(f"source {source.path}: a saved score has no network to build")
 
 
@@ -316,6 +318,20 @@ def _score_one(
     return result, extra, predictions
 
 
+def _recognition(net: nn.Module, vocabulary: list[str] | None, bench: Benchmark, source: Source,
+                 problems: list[str]) -> dict:
+    """``{"word_recognition": summary}`` of a word-trained network of ours on the synthetic
+    benchmark's spoken words (what its positive control rests on), else ``{}``. Not cached: 15
+    clips through the network, recomputed on every run."""
+    if bench.name != "synthetic" or not vocabulary or bench.waveforms is None:
+        return {}
+    try:
+        return {"word_recognition": spoken_word_recognition(net, vocabulary, bench).summary()}
+    except ValueError as exc:
+        problems.append(f"{source.path}: word recognition on {bench.name} not measured ({exc})")
+        return {}
+
+
 def score_sources(
     sources: Sequence[Source],
     benchmarks: Sequence[Benchmark],
@@ -342,7 +358,7 @@ def score_sources(
             continue  # saved scores are read below, not re-scored
         bar.set_postfix_str(f"{source.label} on {bench.name}")
         try:
-            net, src, ident = build_network(source)
+            net, src, ident, vocabulary = build_network(source)
         except (OSError, ValueError, RuntimeError, KeyError) as exc:
             problems.append(f"{source.path}: could not be loaded ({exc})")
             continue
@@ -350,6 +366,7 @@ def score_sources(
         variants = [("", net)]
         if controls and src.kind != "baseline":
             variants.append((CONTROL, control_model(net, CONTROL, seed=control_seed)))
+        recognition = _recognition(net, vocabulary, bench, source, problems)
         for control, model in variants:
             model = model.to(device)
             name = ident if not control else f"{ident}:{control}-seed{control_seed}"
@@ -361,7 +378,8 @@ def score_sources(
                 pred_file = directory / "component_predictions.npy"
                 predictions = np.load(pred_file) if pred_file.is_file() else None
                 out.append(Scored(src, control, result, entry.get("ed"), predictions, cached=True,
-                                  best_layer=entry.get("best_layer", "")))  # fmt: skip
+                                  best_layer=entry.get("best_layer", ""),
+                                  extra={} if control else recognition))  # fmt: skip
                 continue
             directory.mkdir(parents=True, exist_ok=True)
             write_json_atomic(directory / "source.json", {"label": src.label, "path": str(src.path),
@@ -370,7 +388,8 @@ def score_sources(
                 model, name, bench, layers, directory, key, batch_size=batch_size, device=device,
                 activation_cache=Path(activation_cache) if activation_cache else None, progress=False,
             )  # fmt: skip
-            out.append(Scored(src, control, result, extra["ed"], predictions, best_layer=extra["best_layer"]))
+            out.append(Scored(src, control, result, extra["ed"], predictions, best_layer=extra["best_layer"],
+                              extra={} if control else recognition))  # fmt: skip
     wanted = {b.name for b in benchmarks}
     for source in (s for s in sources if s.kind == "score"):
         try:

@@ -175,6 +175,26 @@ def stimulus_set(seed: int = 0, progress: bool = True) -> tuple[np.ndarray, list
     return np.stack(waves), ids, cats, pd.DataFrame(rows)
 
 
+def spoken_words(stimulus_ids: list[str]) -> list[str]:
+    """The word each stimulus says (:data:`SPOKEN_WORDS`), ``""`` for sounds that say none,
+    read from the ids :func:`stimulus_set` gives (``syn<n>_EngSpeech_<word>``).
+
+    Raises:
+        BenchmarkError: an English-speech id whose last part is not a spoken word (ids of
+            another benchmark, or of a benchmark version before the word clips).
+    """
+    words = []
+    for stimulus_id in stimulus_ids:
+        parts = str(stimulus_id).split("_")
+        if len(parts) == 3 and parts[1] == "EngSpeech":
+            if parts[2] not in SPOKEN_WORDS:
+                raise BenchmarkError(f"stimulus {stimulus_id!r} is English speech but says none of {list(SPOKEN_WORDS)}")
+            words.append(parts[2])
+        else:
+            words.append("")
+    return words
+
+
 # ----------------------------------------------------------------------------- channels
 def _softplus(z: np.ndarray) -> np.ndarray:
     return np.logaddexp(0.0, 2.0 * z - 1.0) / 2.0

@@ -9,12 +9,17 @@ import shutil
 import numpy as np
 import pandas as pd
 import pytest
+import torch
 
 from evaluate.benchmark import ROIS
 from evaluate.paper import main, write_paper
 from evaluate.paper_sources import ENTRY_FILE, find_sources
+from evaluate.recognition import spoken_word_recognition
 from evaluate.results import Score
 from evaluate.statistics import bootstrap_compare
+from evaluate.synthetic import SPOKEN_WORDS, load_synthetic
+from models.checkpoint import CHECKPOINT_KEY, CHECKPOINT_LAYOUT, load_network
+from models.cochcnn9 import CochCNN9
 from tests.helpers import reference_layout
 
 OPTIONS = {"voxels_per_participant": 6}
@@ -137,3 +142,31 @@ def test_changed_weights_are_scored_afresh(paper, checkpoints, tmp_path):
     assert "4 scores (2 from the cache)" in result.summary  # the new weights, and their control
     assert json.loads(next((paper.out / "cache").glob(f"*/{ENTRY_FILE}")).read_text())["key"]
     assert np.isfinite(result.tables["synthetic/models"]["value"]).all()
+
+
+def _our_checkpoint(path, vocabulary):
+    """A checkpoint in the layout ``python -m train`` writes (models/checkpoint.py), of an
+    eighth-width CochCNN9 with random weights and a word head over ``vocabulary``."""
+    torch.manual_seed(3)
+    config = {"_target_": "models.CochCNN9", "width": 0.125}
+    net = CochCNN9(heads={"word": len(vocabulary)}, width=0.125)
+    torch.save({"state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}, "global_step": 5, "epoch": 0,
+                CHECKPOINT_KEY: {"layout": CHECKPOINT_LAYOUT, "model_config": config,
+                                 "label_sizes": {"word": len(vocabulary)}, "vocabularies": {"word": vocabulary},
+                                 "run_config": {}}}, path)  # fmt: skip
+    return path
+
+
+def test_paper_reports_word_recognition_of_our_networks(paper, tmp_path, cache_dir):
+    vocabulary = ["other", *SPOKEN_WORDS]
+    ckpt = _our_checkpoint(tmp_path / "net.ckpt", vocabulary)
+    result = write_paper([ckpt], tmp_path / "out", **KW)
+    table = pd.read_csv(tmp_path / "out" / "synthetic" / "word_recognition.csv")
+    assert len(table) == 1 and table.loc[0, "n_clips"] == 15 and table.loc[0, "vocabulary_size"] == 4
+    bench = load_synthetic(**OPTIONS, cache_dir=cache_dir, progress=False)
+    want = spoken_word_recognition(load_network(ckpt).net, vocabulary, bench)
+    assert table.loc[0, "top1"] == pytest.approx(want.top1) and table.loc[0, "among_spoken"] == pytest.approx(want.among_spoken)
+    assert "Word recognition of the benchmark's spoken-word sounds" in result.summary
+    # The released-layout networks carry no vocabulary of these words: no rows, no file.
+    assert not (paper.out / "synthetic" / "word_recognition.csv").exists()
+    assert "Word recognition" not in paper.summary
