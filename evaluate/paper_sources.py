@@ -323,7 +323,7 @@ def _recognition(net: nn.Module, vocabulary: list[str] | None, bench: Benchmark,
     """``{"word_recognition": summary}`` of a word-trained network of ours on the synthetic
     benchmark's spoken words (what its positive control rests on), else ``{}``. Not cached: 15
     clips through the network, recomputed on every run."""
-    if bench.name != "synthetic" or not vocabulary or bench.waveforms is None:
+    if bench.name != "synthetic" or not vocabulary:
         return {}
     try:
         return {"word_recognition": spoken_word_recognition(net, vocabulary, bench).summary()}

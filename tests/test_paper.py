@@ -18,9 +18,9 @@ from evaluate.recognition import spoken_word_recognition
 from evaluate.results import Score
 from evaluate.statistics import bootstrap_compare
 from evaluate.synthetic import SPOKEN_WORDS, load_synthetic
-from models.checkpoint import CHECKPOINT_KEY, CHECKPOINT_LAYOUT, load_network
+from models.checkpoint import load_network
 from models.cochcnn9 import CochCNN9
-from tests.helpers import reference_layout
+from tests.helpers import our_layout, reference_layout
 
 OPTIONS = {"voxels_per_participant": 6}
 KW = {"benchmarks": ["synthetic"], "benchmark_options": OPTIONS, "baseline": False, "n_resamples": 300,
@@ -144,22 +144,11 @@ def test_changed_weights_are_scored_afresh(paper, checkpoints, tmp_path):
     assert np.isfinite(result.tables["synthetic/models"]["value"]).all()
 
 
-def _our_checkpoint(path, vocabulary):
-    """A checkpoint in the layout ``python -m train`` writes (models/checkpoint.py), of an
-    eighth-width CochCNN9 with random weights and a word head over ``vocabulary``."""
-    torch.manual_seed(3)
-    config = {"_target_": "models.CochCNN9", "width": 0.125}
-    net = CochCNN9(heads={"word": len(vocabulary)}, width=0.125)
-    torch.save({"state_dict": {f"net.{k}": v for k, v in net.state_dict().items()}, "global_step": 5, "epoch": 0,
-                CHECKPOINT_KEY: {"layout": CHECKPOINT_LAYOUT, "model_config": config,
-                                 "label_sizes": {"word": len(vocabulary)}, "vocabularies": {"word": vocabulary},
-                                 "run_config": {}}}, path)  # fmt: skip
-    return path
-
-
 def test_paper_reports_word_recognition_of_our_networks(paper, tmp_path, cache_dir):
     vocabulary = ["other", *SPOKEN_WORDS]
-    ckpt = _our_checkpoint(tmp_path / "net.ckpt", vocabulary)
+    torch.manual_seed(3)
+    net = CochCNN9(heads={"word": len(vocabulary)}, width=0.125)
+    ckpt = our_layout.write(tmp_path / "net.ckpt", net, vocabularies={"word": vocabulary})
     result = write_paper([ckpt], tmp_path / "out", **KW)
     table = pd.read_csv(tmp_path / "out" / "synthetic" / "word_recognition.csv")
     assert len(table) == 1 and table.loc[0, "n_clips"] == 15 and table.loc[0, "vocabulary_size"] == 4

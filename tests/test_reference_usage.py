@@ -12,23 +12,10 @@ import torch
 
 import evaluate
 from models import CochCNN9, load_network, load_reference_checkpoint
+from tests.helpers import our_layout
 from tests.helpers.cli import only_run_dir, run_cli
 from tests.helpers.reference_layout import write
 from train.init_from import initialise_from
-
-
-def _ours(tmp_path, net, layout: int | None = 2, name="last.ckpt"):
-    """A checkpoint as python -m train writes it (``layout=None``: written by an earlier version)."""
-    meta = {"model_config": {"_target_": f"models.{type(net).__name__}", "width": net.width},
-            "label_sizes": dict(net.heads_spec), "vocabularies": {}, "run_config": {}}  # fmt: skip
-    if layout is not None:
-        meta["layout"] = layout
-    state = {f"net.{k}": v for k, v in net.state_dict().items()}
-    if layout is None:  # the old CochCNN9 had convolution biases
-        state.update({f"net.conv{i}.bias": torch.zeros(getattr(net, f"conv{i}").out_channels) for i in range(5)})
-    path = tmp_path / name
-    torch.save({"state_dict": state, "auditory_dnn": meta, "global_step": 7, "epoch": 1}, path)
-    return path
 
 
 @pytest.mark.slow  # through the CLI (about a minute); make test scores a loaded release in-process (below)
@@ -99,7 +86,7 @@ def test_init_from_a_released_checkpoint_loads_the_trunk_and_matching_heads(tmp_
 def test_init_from_our_own_checkpoint_and_the_train_cli(tmp_path, cache_dir, tiny_corpus):
     torch.manual_seed(4)
     source = CochCNN9({"word": 6, "speaker": 3}, width=0.125)
-    ours = _ours(tmp_path, source)
+    ours = our_layout.write(tmp_path / "last.ckpt", source)
     torch.manual_seed(5)
     net = CochCNN9({"word": 6}, width=0.125)
     report = initialise_from(net, ours)
@@ -123,13 +110,13 @@ def test_init_from_our_own_checkpoint_and_the_train_cli(tmp_path, cache_dir, tin
 def test_checkpoints_of_earlier_versions_are_refused_with_a_clear_message(tmp_path, cache_dir):
     torch.manual_seed(0)
     net = CochCNN9({"word": 6}, width=0.125)
-    old = _ours(tmp_path, net, layout=None, name="old.ckpt")
+    old = our_layout.write(tmp_path / "old.ckpt", net, layout=None)
     with pytest.raises(ValueError, match=r"old.ckpt was written by an earlier version of auditory-dnn .*convolution "
                                          r"biases.*git checkout 2c51014"):  # fmt: skip
         load_network(old)
     with pytest.raises(ValueError, match="earlier version of auditory-dnn"):
         initialise_from(CochCNN9({"word": 6}, width=0.125), old)
-    assert load_network(_ours(tmp_path, net)).net.conv0.bias is None  # today's layout loads
+    assert load_network(our_layout.write(tmp_path / "last.ckpt", net)).net.conv0.bias is None  # today's layout loads
     proc = run_cli("evaluate", [f"ckpt_path={old}", "benchmark=synthetic", "benchmark.voxels_per_participant=20",
                                 "progress=false"], cache_dir=cache_dir, logs=tmp_path / "logs", timeout=300,
                    check=False)  # fmt: skip

@@ -10,6 +10,7 @@ module through ``model._target_=tests.test_external_models.TinySeqModel``.
 * :mod:`tests.helpers.configs`: the Hydra configs composed as the apps compose them;
   ``python -m evaluate`` in-process.
 * :mod:`tests.helpers.fake_release`: a small fake copy of the fMRI data release.
+* :mod:`tests.helpers.our_layout`: checkpoints in our own layout, without training.
 * :mod:`tests.helpers.reference_layout`: checkpoints in the authors' released layout.
 * :mod:`tests.helpers.wandb_files`: logged values read back from offline W&B runs.
 * :mod:`tests.helpers.wsn_files`: HDF5 files in the WSN layout.
