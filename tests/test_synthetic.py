@@ -111,9 +111,12 @@ def test_deterministic_and_a_corrupt_cache_is_rebuilt(bench, truth, cache_dir, c
     with caplog.at_level("WARNING"):
         again = load_synthetic(**SMALL, cache_dir=cache_dir, progress=False)
     assert "Rebuilding cache entry" in caplog.text
-    np.testing.assert_array_equal(again.responses, bench.responses)  # rebuilt from the seed: same arrays
+    # Rebuilt from the seed: the same sounds exactly; the responses to float32 cochleagram
+    # rounding, because the cochleagram chunks its work by torch's thread count and the cached
+    # entry may have been built under another count (measured: up to 5e-10 from 1 to 4 threads).
     np.testing.assert_array_equal(again.waveforms, bench.waveforms)
-    np.testing.assert_array_equal(ground_truth_features(**SMALL, cache_dir=cache_dir), truth)  # word channels too
+    np.testing.assert_allclose(again.responses, bench.responses, rtol=0, atol=1e-8)
+    np.testing.assert_allclose(ground_truth_features(**SMALL, cache_dir=cache_dir), truth, rtol=0, atol=1e-8)
     pd.testing.assert_frame_equal(again.targets, bench.targets)  # coordinates included
     other = SyntheticSpec(seed=1, **SMALL)
     assert other.key() != SyntheticSpec(**SMALL).key()
