@@ -19,8 +19,12 @@ install: $(STAMP)
 train: $(STAMP)
 	$(BIN)/python -m train experiment=quickstart
 
+# Two pytest-xdist workers by default (this project's CI machine has 2 cores; each worker
+# keeps its own cache, so more workers also means more corpus and benchmark builds).
+TEST_WORKERS ?= 2
+
 test: $(STAMP)
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS)
 
 test-slow: $(STAMP)
 	$(BIN)/python -m pytest -q -m slow

@@ -11,6 +11,13 @@ import torch
 from data.corpus import CorpusSpec, load_corpus
 from tests.helpers import TINY_CORPUS
 
+# `make test` runs two pytest-xdist workers on this 2-core machine. Each worker, and every CLI
+# subprocess it starts (they inherit OMP_NUM_THREADS), uses one torch thread: two workers with
+# two OpenMP threads each would make every parallel region wait for a core the other holds.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ["OMP_NUM_THREADS"] = "1"
+    torch.set_num_threads(1)
+
 
 @pytest.fixture(scope="session")
 def cache_dir(tmp_path_factory) -> Path:
