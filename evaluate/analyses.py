@@ -313,6 +313,81 @@ def component_predictions(
         return total / count[:, None]
 
 
+# ------------------------------------------------------------------ ground-truth channels
+def channel_recovery(
+    activations: dict[str, np.ndarray],
+    channels: pd.DataFrame,
+    splits: Sequence[tuple[np.ndarray, np.ndarray]],
+    alphas: np.ndarray = REFERENCE_ALPHAS,
+    device: str | torch.device = "cpu",
+) -> pd.DataFrame:
+    """How well each layer's linear readout recovers each ground-truth channel of a synthetic
+    benchmark (the noise-free features its voxels are mixtures of).
+
+    Per layer and split the scoring's ridge (:mod:`evaluate.ridge`, per-channel alpha by
+    leave-one-out) is fitted on the training sounds; the split's score is the test-set
+    coefficient of determination
+
+        R2 = 1 - sum_test (y - y_hat)^2 / sum_test (y - mean_test(y))^2
+
+    (y_hat with the training mean added back; negative when the readout is worse than the test
+    mean), and a layer's value is the median over splits, the scoring's rule. A voxel score
+    says how much of a mixture a model explains; this says which ingredients it carries.
+
+    Args:
+        activations: ``{layer: [n_sounds, n_features]}`` in the benchmark's stimulus order.
+        channels: ``[n_sounds, n_channels]`` ground truth (``Benchmark.ground_truth``).
+        splits: (train, test) index arrays (:func:`evaluate.splits.reference_splits`).
+
+    Returns:
+        One row per layer and channel: ``layer``, ``channel``, ``r2`` (median over splits).
+    """
+    y = np.array(channels, dtype=np.float64)  # a copy: torch refuses read-only arrays
+    if y.ndim != 2 or y.shape[1] < 1 or not np.all(np.isfinite(y)):
+        raise ValueError(f"channels: expected finite [n_sounds, n_channels], got shape {list(y.shape)}")
+    if not activations:
+        raise ValueError("activations: expected at least one layer")
+    splits = list(splits)
+    if not splits:
+        raise ValueError("splits: expected at least one (train, test) pair")
+    names = [str(c) for c in channels.columns] if isinstance(channels, pd.DataFrame) else [str(i) for i in range(y.shape[1])]
+    yt = torch.as_tensor(y, dtype=torch.float64, device=device)
+    rows = []
+    for layer, feats in activations.items():
+        x = np.asarray(feats, dtype=np.float64)
+        if x.ndim != 2 or len(x) != len(y):
+            raise ValueError(f"activations[{layer!r}]: expected [{len(y)}, n_features], got shape {list(x.shape)}")
+        if not np.all(np.isfinite(x)):
+            raise ValueError(f"activations[{layer!r}]: values must be finite")
+        xt = torch.as_tensor(x, dtype=torch.float64, device=device)
+        per_split = np.empty((len(splits), y.shape[1]))
+        for s, (train, test) in enumerate(splits):
+            train, test = np.asarray(train, dtype=np.int64), np.asarray(test, dtype=np.int64)
+            if len(train) < 2 or len(test) < 2 or np.intersect1d(train, test).size:
+                raise ValueError(f"splits[{s}]: expected >= 2 training and >= 2 test sounds, disjoint")
+            fit = fit_targets(decompose(xt[train], xt[test]), yt[train], np.asarray(alphas, dtype=np.float64))
+            pred = fit.predictions.cpu().numpy() + y[train].mean(axis=0)
+            truth = y[test]
+            total = ((truth - truth.mean(axis=0)) ** 2).sum(axis=0)
+            with np.errstate(invalid="ignore", divide="ignore"):
+                per_split[s] = 1.0 - ((truth - pred) ** 2).sum(axis=0) / total
+        rows += [{"layer": layer, "channel": c, "r2": float(v)} for c, v in zip(names, np.nanmedian(per_split, axis=0))]
+    return pd.DataFrame(rows)
+
+
+def best_channel_recovery(table: pd.DataFrame) -> pd.DataFrame:
+    """Per channel, the layer that recovers it best (:func:`channel_recovery`'s table): one row
+    per channel with ``channel``, ``best_layer``, ``r2``; ties to the earlier layer."""
+    missing = {"layer", "channel", "r2"} - set(table.columns)
+    if missing:
+        raise ValueError(f"table: missing columns {sorted(missing)}")
+    rows = []
+    for channel, g in table.groupby("channel", sort=False):
+        i = int(np.argmax(g["r2"].fillna(-np.inf).to_numpy()))
+        rows.append({"channel": channel, "best_layer": g["layer"].iloc[i], "r2": float(g["r2"].iloc[i])})
+    return pd.DataFrame(rows)
+
+
 # ------------------------------------------------------------------ best layer on the surface
 def voxel_best_layer_map(score: Score, targets: pd.DataFrame) -> pd.DataFrame:
     """The argmax layer of every voxel, with its position on the cortical surface.
@@ -396,7 +471,9 @@ __all__ = [
     "COORDINATE_COLUMNS",
     "MIN_MODELS",
     "SURFACE_COLUMNS",
+    "best_channel_recovery",
     "best_layer_rows",
+    "channel_recovery",
     "component_predictions",
     "consistency",
     "ed_vs_predictivity",

@@ -227,4 +227,46 @@ def voxel_map_figure(voxel_map: pd.DataFrame, path: str | os.PathLike, *, benchm
     return _save(fig, Path(path))
 
 
-__all__ = ["component_scatter", "consistency_scatter", "ed_scatter", "seed_scatter", "voxel_map_figure"]
+
+
+def channel_recovery_figure(table: pd.DataFrame, path: str | os.PathLike, *, benchmark: str) -> Path:
+    """Grouped bars: per ground-truth channel (x, in the table's order), each model's
+    cross-validated R2 at its best layer for that channel, mean over seeds.
+
+    ``table``: ``label, channel, group, r2`` (one row per model run and channel, as
+    :func:`evaluate.paper.channel_recovery_table`).
+    """
+    missing = {"label", "channel", "group", "r2"} - set(table.columns)
+    if missing:
+        raise ValueError(f"table: missing columns {sorted(missing)}")
+    channels = list(dict.fromkeys(table["channel"]))
+    labels = list(dict.fromkeys(table["label"]))
+    means = table.groupby(["label", "channel"])["r2"].mean()
+    width = 0.8 / max(len(labels), 1)
+    fig, ax = plt.subplots(figsize=(max(8.0, 0.55 * len(channels) + 2), 4.5))
+    x = np.arange(len(channels))
+    for i, label in enumerate(labels):
+        values = [means.get((label, c), np.nan) for c in channels]
+        ax.bar(x + (i - (len(labels) - 1) / 2) * width, values, width, label=label)
+    groups = table.drop_duplicates("channel").set_index("channel")["group"]
+    for i in range(1, len(channels)):
+        if groups[channels[i]] != groups[channels[i - 1]]:
+            ax.axvline(i - 0.5, color="#7f7f7f", linewidth=0.8)
+    ax.set_xticks(x, channels, rotation=60, ha="right", fontsize=8)
+    ax.axhline(0, color="black", linewidth=0.6)
+    ax.set_ylim(min(-0.1, float(np.nanmin(table["r2"])) - 0.02), 1.0)
+    ax.set_ylabel("cross-validated R2 at the best layer")
+    ax.set_title(f"{_where(benchmark)}: ground-truth channels recovered by a linear readout", fontsize=9)
+    ax.legend(fontsize=7, frameon=False, ncol=2)
+    ax.grid(axis="y", alpha=0.3)
+    return _save(fig, Path(path))
+
+
+__all__ = [
+    "channel_recovery_figure",
+    "component_scatter",
+    "consistency_scatter",
+    "ed_scatter",
+    "seed_scatter",
+    "voxel_map_figure",
+]

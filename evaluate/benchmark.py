@@ -41,6 +41,9 @@ class Benchmark:
         kind: ``"voxels"`` (noise-corrected, per-participant statistics) or
             ``"components"`` (plain r2 per component).
         excluded: targets dropped at construction (NaN or constant responses), with reasons.
+        ground_truth: ``[n_stimuli, n_channels]`` the noise-free features the responses were
+            generated from, one column per channel; only a synthetic benchmark knows them
+            (None for brain data).
     """
 
     name: str
@@ -51,6 +54,7 @@ class Benchmark:
     categories: list[str] | None = None
     kind: str = "voxels"
     excluded: pd.DataFrame = field(default_factory=lambda: pd.DataFrame(columns=["target", "reason"]))
+    ground_truth: pd.DataFrame | None = None
 
     @property
     def n_stimuli(self) -> int:
@@ -99,6 +103,7 @@ class Benchmark:
         categories: Sequence[str] | None = None,
         kind: str = "voxels",
         metadata: pd.DataFrame | None = None,
+        ground_truth: pd.DataFrame | None = None,
     ) -> Benchmark:
         """Build a benchmark from arrays (users' own data, or any loader).
 
@@ -112,6 +117,8 @@ class Benchmark:
             target_ids: ``[n_targets]`` ids (default: column index).
             kind: ``"voxels"`` or ``"components"``.
             metadata: optional extra per-target columns.
+            ground_truth: optional ``[n_stimuli, n_channels]`` generating features (synthetic
+                benchmarks).
 
         Targets whose responses contain NaN/inf or are constant across stimuli are
         reported (logged) and excluded.
@@ -150,6 +157,13 @@ class Benchmark:
             raise BenchmarkError("stimulus_ids must be unique")
         if categories is not None and len(categories) != n_stim:
             raise BenchmarkError(f"categories has {len(categories)} entries, responses have {n_stim} stimuli")
+        if ground_truth is not None:
+            gt = np.asarray(ground_truth, dtype=np.float64)
+            if gt.ndim != 2 or len(gt) != n_stim or not np.all(np.isfinite(gt)):
+                raise BenchmarkError(
+                    f"ground_truth must be finite [n_stimuli={n_stim}, n_channels], got shape {list(gt.shape)}"
+                )
+            ground_truth = pd.DataFrame(ground_truth).reset_index(drop=True)
         if waveforms is not None:
             waveforms = np.asarray(waveforms, dtype=np.float32)
             if waveforms.ndim != 2 or waveforms.shape[0] != n_stim:
@@ -191,4 +205,5 @@ class Benchmark:
             categories=None if categories is None else [str(c) for c in categories],
             kind=kind,
             excluded=excluded,
+            ground_truth=ground_truth,
         )

@@ -25,6 +25,9 @@ SpectroTemporal baseline, then writes per benchmark, as PNG + CSV (``<out>/<benc
   control);
 * ``word_recognition.csv`` (``synthetic``): how often each word-trained network of ours names
   the benchmark's spoken words (:mod:`evaluate.recognition`), what that positive control needs;
+* ``channel_recovery`` (benchmarks with a ground truth: ``synthetic``): per model run and
+  ground-truth channel (tonotopic, modulation, category, word), the cross-validated R2 of its
+  best layer's linear readout: which ingredients of the voxels' mixtures a model carries;
 * ``comparisons.csv``: every statistic (subject bootstrap, 10,000 resamples, seed 0, vs the
   permuted control and the baseline, per ROI; clean vs noisy; permutation tests over CV
   iterations for components), p-values and effect sizes;
@@ -70,6 +73,7 @@ from evaluate.statistics import (
     within_subject_sem,
 )
 from evaluate.stats import sem
+from evaluate.synthetic import channel_group
 from evaluate.wandb_report import log_paper  # imports wandb itself only when called
 
 log = logging.getLogger(__name__)
@@ -260,6 +264,27 @@ def word_recognition_table(entries: Sequence[Scored]) -> pd.DataFrame:
     return pd.DataFrame(rows, columns=columns)
 
 
+def channel_recovery_table(entries: Sequence[Scored]) -> pd.DataFrame:
+    """Per model run (networks, their controls, the baseline) and ground-truth channel, the
+    best layer's cross-validated R2 (:func:`evaluate.analyses.best_channel_recovery`).
+    Columns: label, seed, channel, group, best_layer, r2; empty without a ground truth."""
+    columns = ["label", "seed", "channel", "group", "best_layer", "r2"]
+    frames = []
+    for e in entries:
+        if e.channel_recovery is None:
+            continue
+        best = analyses.best_channel_recovery(e.channel_recovery)
+        frames.append(best.assign(label=e.label, seed=e.source.seed, group=best["channel"].map(_group)))
+    return pd.concat(frames, ignore_index=True)[columns] if frames else pd.DataFrame(columns=columns)
+
+
+def _group(channel: str) -> str:
+    try:
+        return channel_group(channel)
+    except ValueError:
+        return "other"  # a ground truth of a benchmark built from arrays
+
+
 def roi_wilcoxon(entries: Sequence[Scored], table: pd.DataFrame) -> tuple[pd.DataFrame, pd.DataFrame, str]:
     """(models x ROIs best relative layer of the networks, Wilcoxon results, a note): the
     Figure 7 test across models; the note says why no test was possible, if none was."""
@@ -405,6 +430,22 @@ def write_benchmark(entries: Sequence[Scored], bench: Benchmark, d: Path, n_resa
             for r in recognition.itertuples():
                 lines.append(f"| {r.label} | {r.seed} | {r.top1:.3f} | {r.top1_chance:.3f} | {r.among_spoken:.3f} | "
                              f"{r.among_spoken_chance:.3f} |")  # fmt: skip
+        recovery = channel_recovery_table(entries)
+        if not recovery.empty:
+            csv(recovery, "channel_recovery")
+            files.append(analysis_figures.channel_recovery_figure(recovery, d / "channel_recovery.png", benchmark=name))
+            groups = list(dict.fromkeys(recovery["group"]))
+            words = [c for c, g in zip(recovery["channel"], recovery["group"]) if g == "word"]
+            words = list(dict.fromkeys(words))
+            lines += ["", "Ground-truth channels recovered by each model's best layer for them (cross-validated R2, "
+                      "median over splits, mean over channels of a group and over seeds; what a voxel score's mixture "
+                      "is made of):", "", "| model | " + " | ".join(groups + words) + " |",
+                      "|---|" + "---|" * (len(groups) + len(words))]  # fmt: skip
+            by_group = recovery.groupby(["label", "group"])["r2"].mean()
+            by_channel = recovery.groupby(["label", "channel"])["r2"].mean()
+            for label in dict.fromkeys(recovery["label"]):
+                cells = [f"{by_group[(label, g)]:.3f}" for g in groups] + [f"{by_channel[(label, w)]:.3f}" for w in words]
+                lines.append(f"| {label} | " + " | ".join(cells) + " |")
         lines += ["", "Best relative layer per ROI (the authors' method; 0 = first scored layer, 1 = last):", ""]
         for label, rows in best[best["roi"].isin(ROIS)].groupby("label", sort=False):
             lines.append(f"- {label}: " + ", ".join(

@@ -30,13 +30,14 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
+import pandas as pd
 import torch
 from torch import nn
 from tqdm.auto import tqdm
 
-from data.cache import write_json_atomic
+from data.cache import atomic_file, write_json_atomic
 from evaluate.activations import extract_activations
-from evaluate.analyses import component_predictions
+from evaluate.analyses import channel_recovery, component_predictions
 from evaluate.benchmark import Benchmark
 from evaluate.controls import control_model
 from evaluate.external import resample_for_model
@@ -58,6 +59,7 @@ BASELINE = "spectrotemporal"
 CONTROL = "permuted"
 CACHE_VERSION = 1
 ENTRY_FILE = "entry.json"  # written last: the entry's commit marker
+CHANNEL_FILE = "channel_recovery.csv"  # per layer and ground-truth channel (synthetic benchmarks)
 # The modules whose code decides a score: a change to any of them invalidates the cache.
 SCORING_MODULES = (
     "evaluate.scoring", "evaluate.fits", "evaluate.ridge", "evaluate.ceiling", "evaluate.bestlayer",
@@ -105,6 +107,9 @@ class Scored:
         component_predictions: ``[n_sounds, n_components]`` cross-validated predictions of the
             best layer (component benchmarks; None otherwise).
         cached: True when it came from the cache.
+        channel_recovery: on a benchmark with a ground truth (synthetic), per layer and
+            channel the cross-validated R2 of its readout
+            (:func:`evaluate.analyses.channel_recovery`); None otherwise.
     """
 
     source: Source
@@ -115,6 +120,7 @@ class Scored:
     cached: bool = False
     best_layer: str = ""
     extra: dict = field(default_factory=dict)
+    channel_recovery: pd.DataFrame | None = None
 
     @property
     def label(self) -> str:
@@ -300,7 +306,7 @@ def _score_one(
     device: torch.device,
     activation_cache: Path | None,
     progress: bool,
-) -> tuple[Score, dict, np.ndarray | None]:
+) -> tuple[Score, dict, np.ndarray | None, pd.DataFrame | None]:
     waveforms = resample_for_model(net, bench.waveforms, None)
     acts = extract_activations(net, waveforms, layers, batch_size=batch_size, cache=activation_cache is not None,
                                cache_dir=activation_cache, progress=progress)  # fmt: skip
@@ -312,10 +318,15 @@ def _score_one(
         predictions = component_predictions(acts[best], bench.responses.mean(axis=2) if bench.responses.ndim == 3
                                             else bench.responses, reference_splits(bench.n_stimuli))  # fmt: skip
         np.save(directory / "component_predictions.npy", predictions)
+    recovery = None
+    if bench.ground_truth is not None:
+        recovery = channel_recovery(acts, bench.ground_truth, reference_splits(bench.n_stimuli), device=device)
+        with atomic_file(directory / CHANNEL_FILE, "w") as f:
+            recovery.to_csv(f, index=False)
     result.save(directory / SCORE_DIR)
     extra = {"key": key, "ed": ed, "best_layer": best}
     write_json_atomic(directory / ENTRY_FILE, extra)  # last: the commit marker
-    return result, extra, predictions
+    return result, extra, predictions, recovery
 
 
 def _recognition(net: nn.Module, vocabulary: list[str] | None, bench: Benchmark, source: Source,
@@ -377,19 +388,21 @@ def score_sources(
                 result = Score.load(directory / SCORE_DIR)
                 pred_file = directory / "component_predictions.npy"
                 predictions = np.load(pred_file) if pred_file.is_file() else None
+                recovery_file = directory / CHANNEL_FILE
+                recovery = pd.read_csv(recovery_file) if recovery_file.is_file() else None
                 out.append(Scored(src, control, result, entry.get("ed"), predictions, cached=True,
                                   best_layer=entry.get("best_layer", ""),
-                                  extra={} if control else recognition))  # fmt: skip
+                                  extra={} if control else recognition, channel_recovery=recovery))  # fmt: skip
                 continue
             directory.mkdir(parents=True, exist_ok=True)
             write_json_atomic(directory / "source.json", {"label": src.label, "path": str(src.path),
                                                           "control": control, "benchmark": bench.name})  # fmt: skip
-            result, extra, predictions = _score_one(
+            result, extra, predictions, recovery = _score_one(
                 model, name, bench, layers, directory, key, batch_size=batch_size, device=device,
                 activation_cache=Path(activation_cache) if activation_cache else None, progress=False,
             )  # fmt: skip
             out.append(Scored(src, control, result, extra["ed"], predictions, best_layer=extra["best_layer"],
-                              extra={} if control else recognition))  # fmt: skip
+                              extra={} if control else recognition, channel_recovery=recovery))  # fmt: skip
     wanted = {b.name for b in benchmarks}
     for source in (s for s in sources if s.kind == "score"):
         try:

@@ -73,8 +73,11 @@ Voxel coordinates (made up; the release has measured ones)
     not measured, carry no information about the responses, and exist so that per-voxel
     maps (the best layer on the surface) can be drawn without the release.
 
-``ground_truth_features(bench)`` returns the channels themselves: the feature set whose
-linear readout is exact, which must score at the noise ceiling.
+``ground_truth_features(...)`` returns the channels themselves: the feature set whose
+linear readout is exact, which must score at the noise ceiling. The loaded benchmark carries
+them too (``Benchmark.ground_truth``, one column per channel, :func:`channel_group` names each
+one's kind), so :func:`evaluate.analyses.channel_recovery` can say which of them a model's
+layers carry.
 """
 
 from __future__ import annotations
@@ -414,10 +417,25 @@ def load_synthetic(
         np.load(entry / "responses.npy"), participant=vox["participant"].to_numpy(), roi=vox["roi"].to_numpy(),
         stimulus_ids=ids, waveforms=wav, name="synthetic", target_ids=vox["voxel"].to_numpy(),
         categories=stim["category"].tolist(), metadata=vox[list(VOXEL_METADATA)],
+        ground_truth=pd.read_csv(entry / "channels.csv"),
     )  # fmt: skip
     if set(bench.roi) - set(ROIS):
         raise BenchmarkError(f"{entry}: unexpected ROI labels {sorted(set(bench.roi) - set(ROIS))}")
     return bench
+
+
+def channel_group(channel: str) -> str:
+    """``"tonotopic"``, ``"modulation"``, ``"category"`` or ``"word"``: the kind of a response
+    channel (:func:`response_channels`' column names)."""
+    if channel.startswith("tono_"):
+        return "tonotopic"
+    if channel in MOD_BANDS:
+        return "modulation"
+    if channel in CATEGORY_CHANNELS:
+        return "category"
+    if channel in WORD_CHANNELS:
+        return "word"
+    raise ValueError(f"channel {channel!r} is none of the synthetic benchmark's channels")
 
 
 def ground_truth_features(

@@ -14,6 +14,8 @@ from evaluate import Benchmark, Score, reference_splits, score
 from evaluate import analysis_figures as figs
 from evaluate.analyses import (
     SURFACE_COLUMNS,
+    best_channel_recovery,
+    channel_recovery,
     component_predictions,
     consistency,
     ed_vs_predictivity,
@@ -240,6 +242,55 @@ def test_component_predictions_untested_sounds_and_errors(caplog):
         component_predictions(x, y, [(np.array([0, 1, 2]), np.array([8]))])
     with pytest.raises(ValueError, match=r"splits\[0\].*disjoint"):
         component_predictions(x, y, [(np.array([0, 1, 2]), np.array([2, 3]))])
+
+
+# ------------------------------------------------------------------ ground-truth channels
+def test_channel_recovery_is_the_median_test_r2_of_a_ridge_at_one_alpha():
+    """With a one-value alpha grid the readout is a plain ridge: the R2 is worked out here from
+    the closed form, per split, then the median over splits."""
+    rng = np.random.default_rng(3)
+    x = rng.standard_normal((30, 4))
+    channels = pd.DataFrame({"exact": x @ np.array([1.0, -2.0, 0.5, 0.0]) + 3.0, "noise": rng.standard_normal(30)})
+    splits = reference_splits(30, n_splits=3)
+    table = channel_recovery({"conv": x, "zero_info": rng.standard_normal((30, 2))}, channels, splits,
+                             alphas=np.array([0.5]))  # fmt: skip
+    assert list(table.columns) == ["layer", "channel", "r2"] and len(table) == 4
+    for layer, feats in (("conv", x),):
+        for name in channels:
+            y = channels[name].to_numpy()
+            per_split = []
+            for train, test in splits:
+                pred = _slow_ridge(feats[train], y[train], feats[test], 0.5)
+                per_split.append(1 - ((y[test] - pred) ** 2).sum() / ((y[test] - y[test].mean()) ** 2).sum())
+            got = table[(table.layer == layer) & (table.channel == name)]["r2"].iloc[0]
+            assert got == pytest.approx(float(np.median(per_split)), abs=1e-10)
+    r2 = table.set_index(["layer", "channel"])["r2"]
+    assert r2["conv", "exact"] > 0.99  # a linear function of the features is recovered
+    assert r2["conv", "noise"] < 0.1 and r2["zero_info", "exact"] < 0.1  # nothing to read out
+
+
+def test_best_channel_recovery_picks_the_best_layer_per_channel_and_errors():
+    table = pd.DataFrame({"layer": ["a", "b", "c", "a", "b", "c"], "channel": ["u", "u", "u", "v", "v", "v"],
+                          "r2": [0.1, 0.7, 0.7, 0.9, np.nan, -0.2]})  # fmt: skip
+    best = best_channel_recovery(table)
+    assert best.to_dict("records") == [{"channel": "u", "best_layer": "b", "r2": 0.7},
+                                       {"channel": "v", "best_layer": "a", "r2": 0.9}]  # fmt: skip
+    with pytest.raises(ValueError, match=r"missing columns \['r2'\]"):
+        best_channel_recovery(table.drop(columns="r2"))
+    x = np.ones((6, 2))
+    with pytest.raises(ValueError, match=r"activations\['l'\]: expected \[6, n_features\]"):
+        channel_recovery({"l": x[:5]}, pd.DataFrame({"c": np.arange(6.0)}), reference_splits(6, n_splits=1))
+    with pytest.raises(ValueError, match="channels: expected finite"):
+        channel_recovery({"l": x}, pd.DataFrame({"c": [np.nan] * 6}), reference_splits(6, n_splits=1))
+
+
+def test_channel_recovery_figure(tmp_path):
+    table = pd.DataFrame({"label": ["net", "net", "base", "base"], "channel": ["tono_200", "word_apple"] * 2,
+                          "group": ["tonotopic", "word"] * 2, "r2": [0.9, 0.3, 0.8, -0.05]})  # fmt: skip
+    path = figs.channel_recovery_figure(table, tmp_path / "c.png", benchmark="synthetic")
+    assert path.stat().st_size > 1000 and path.read_bytes()[:4] == b"\x89PNG"
+    with pytest.raises(ValueError, match="missing columns"):
+        figs.channel_recovery_figure(table.drop(columns="group"), tmp_path / "d.png", benchmark="synthetic")
 
 
 # ------------------------------------------------------------------ best layer on the surface

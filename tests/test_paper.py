@@ -59,6 +59,26 @@ def test_paper_writes_the_figures_tables_and_statistics(paper):
     assert (d / "ed_vs_predictivity.csv").is_file() and (d / "diagnostics.csv").is_file()
 
 
+def test_paper_reports_the_ground_truth_channels_each_model_recovers(paper, cache_dir):
+    d = paper.out / "synthetic"
+    table = pd.read_csv(d / "channel_recovery.csv")
+    bench = load_synthetic(**OPTIONS, cache_dir=cache_dir, progress=False)
+    channels = list(bench.ground_truth.columns)
+    # every model run (2 seeds x network and control) x every channel, once
+    assert len(table) == 4 * len(channels) and set(table["channel"]) == set(channels)
+    assert set(table["group"]) == {"tonotopic", "modulation", "category", "word"}
+    assert (table["r2"] <= 1).all() and set(table["label"]) == {"CochCNN9 word", "CochCNN9 word permuted"}
+    assert (d / "channel_recovery.png").stat().st_size > 2000
+    assert "Ground-truth channels recovered" in paper.summary and "word_" + SPOKEN_WORDS[0] in paper.summary
+    # the table holds each run's best layer for the channel: the recovery the cache stored
+    entry = next(p for p in (paper.out / "cache").glob("*/channel_recovery.csv"))
+    per_layer = pd.read_csv(entry)
+    assert set(per_layer["channel"]) == set(channels) and per_layer["layer"].nunique() > 1
+    best = per_layer.loc[per_layer.groupby("channel")["r2"].idxmax()]
+    runs = [table.iloc[i : i + len(channels)] for i in range(0, len(table), len(channels))]  # one block per run
+    assert any(np.allclose(best.set_index("channel")["r2"][run["channel"]], run["r2"]) for run in runs)
+
+
 def test_paper_statistics_equal_the_library_on_the_saved_scores(paper):
     # The bootstrap row equals bootstrap_compare of the seed-averaged per-participant values.
     cache = paper.out / "cache"
@@ -100,6 +120,7 @@ def test_paper_reuses_its_cache_and_resumes_after_a_kill(paper, checkpoints):
     again = write_paper([checkpoints], out, **KW)
     assert "4 scores (4 from the cache)" in again.summary
     pd.testing.assert_frame_equal(again.tables["synthetic/models"], paper.tables["synthetic/models"])
+    pd.testing.assert_frame_equal(again.tables["synthetic/channel_recovery"], paper.tables["synthetic/channel_recovery"])
     # A killed run: one entry without its commit marker is scored afresh, the rest reused.
     victim = next((out / "cache").glob(f"*/{ENTRY_FILE}"))
     victim.unlink()

@@ -18,6 +18,7 @@ from evaluate.synthetic import (
     WORD_CHANNELS,
     SyntheticSpec,
     _entry,
+    channel_group,
     ground_truth_features,
     load_synthetic,
 )
@@ -45,9 +46,16 @@ def test_layout_and_labels(bench):
     assert all(s.startswith("syn") for s in bench.stimulus_ids) and len(set(bench.stimulus_ids)) == 165
     assert set(bench.roi) == set(ROIS) and len(np.unique(bench.participant)) == 8
     assert (pd.Series(bench.participant).value_counts() == 40).all()
+    # the benchmark carries its generating channels, named by kind
+    assert bench.ground_truth.shape == (165, 19)
+    groups = pd.Series([channel_group(c) for c in bench.ground_truth.columns]).value_counts()
+    assert groups.to_dict() == {"tonotopic": 7, "category": 6, "modulation": 3, "word": 3}
+    with pytest.raises(ValueError, match="none of the synthetic benchmark's channels"):
+        channel_group("speechiness")
 
 
 def test_ground_truth_scores_at_the_ceiling_and_random_features_near_zero(bench, truth):
+    np.testing.assert_array_equal(bench.ground_truth.to_numpy(), truth)  # the benchmark's own copy
     rng = np.random.default_rng(0)
     result = score({"truth": truth, "random": rng.standard_normal((165, 300))}, bench, model="truth", progress=False)
     per_layer = result.per_layer.set_index("layer")["value"]
