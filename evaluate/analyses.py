@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import logging
 import os
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from pathlib import Path
 
 import numpy as np
@@ -249,6 +249,34 @@ def _best_value(values: np.ndarray) -> np.ndarray:
 
 
 # ------------------------------------------------------------------ component predictions
+def _split_predictions(
+    x: np.ndarray,
+    y: np.ndarray,
+    splits: Sequence[tuple[np.ndarray, np.ndarray]],
+    alphas: np.ndarray,
+    device: str | torch.device,
+    min_test: int,
+) -> Iterator[tuple[int, np.ndarray, np.ndarray]]:
+    """``(split index, test indices, [n_test, targets] predictions)`` of the scoring's ridge
+    fitted on each split's training sounds, on the responses' scale (the training mean added
+    back). ``x`` ``[n, features]`` and ``y`` ``[n, targets]`` are float64 and already checked;
+    each split is checked here (``min_test``: fewest test sounds the caller can use)."""
+    splits = list(splits)
+    if not splits:
+        raise ValueError("splits: expected at least one (train, test) pair")
+    xt = torch.as_tensor(x, dtype=torch.float64, device=device)
+    yt = torch.as_tensor(y, dtype=torch.float64, device=device)
+    for s, (train, test) in enumerate(splits):
+        train, test = np.asarray(train, dtype=np.int64), np.asarray(test, dtype=np.int64)
+        if len(train) < 2 or len(test) < min_test or np.intersect1d(train, test).size:
+            raise ValueError(f"splits[{s}]: expected >= 2 training and >= {min_test} test sounds, disjoint")
+        if min(train.min(), test.min()) < 0 or max(train.max(), test.max()) >= len(y):
+            raise ValueError(f"splits[{s}]: indices outside 0 .. {len(y) - 1}")
+        fit = fit_targets(decompose(xt[train], xt[test]), yt[train], np.asarray(alphas, dtype=np.float64))
+        # fit_targets leaves out the training mean (a constant per target): add it back.
+        yield s, test, fit.predictions.cpu().numpy() + y[train].mean(axis=0)
+
+
 def component_predictions(
     features: np.ndarray,
     responses: np.ndarray,
@@ -288,22 +316,10 @@ def component_predictions(
             raise ValueError(
                 f"{name}: values must be finite (NaN/inf for sounds {np.unique(np.nonzero(~np.isfinite(arr))[0])[:8].tolist()})"
             )
-    splits = list(splits)
-    if not splits:
-        raise ValueError("splits: expected at least one (train, test) pair")
     total = np.zeros(y.shape)
     count = np.zeros(len(y))
-    xt = torch.as_tensor(x, dtype=torch.float64, device=device)
-    yt = torch.as_tensor(y, dtype=torch.float64, device=device)
-    for s, (train, test) in enumerate(splits):
-        train, test = np.asarray(train, dtype=np.int64), np.asarray(test, dtype=np.int64)
-        if len(train) < 2 or len(test) < 1 or np.intersect1d(train, test).size:
-            raise ValueError(f"splits[{s}]: expected >= 2 training and >= 1 test sounds, disjoint")
-        if min(train.min(), test.min()) < 0 or max(train.max(), test.max()) >= len(y):
-            raise ValueError(f"splits[{s}]: indices outside 0 .. {len(y) - 1}")
-        fit = fit_targets(decompose(xt[train], xt[test]), yt[train], np.asarray(alphas, dtype=np.float64))
-        # fit_targets leaves out the training mean (a constant per component): add it back.
-        total[test] += fit.predictions.cpu().numpy() + y[train].mean(axis=0)
+    for _, test, predictions in _split_predictions(x, y, splits, alphas, device, min_test=1):
+        total[test] += predictions
         count[test] += 1
     untested = np.flatnonzero(count == 0)
     if untested.size:
@@ -348,10 +364,7 @@ def channel_recovery(
     if not activations:
         raise ValueError("activations: expected at least one layer")
     splits = list(splits)
-    if not splits:
-        raise ValueError("splits: expected at least one (train, test) pair")
     names = [str(c) for c in channels.columns] if isinstance(channels, pd.DataFrame) else [str(i) for i in range(y.shape[1])]
-    yt = torch.as_tensor(y, dtype=torch.float64, device=device)
     rows = []
     for layer, feats in activations.items():
         x = np.asarray(feats, dtype=np.float64)
@@ -359,14 +372,8 @@ def channel_recovery(
             raise ValueError(f"activations[{layer!r}]: expected [{len(y)}, n_features], got shape {list(x.shape)}")
         if not np.all(np.isfinite(x)):
             raise ValueError(f"activations[{layer!r}]: values must be finite")
-        xt = torch.as_tensor(x, dtype=torch.float64, device=device)
         per_split = np.empty((len(splits), y.shape[1]))
-        for s, (train, test) in enumerate(splits):
-            train, test = np.asarray(train, dtype=np.int64), np.asarray(test, dtype=np.int64)
-            if len(train) < 2 or len(test) < 2 or np.intersect1d(train, test).size:
-                raise ValueError(f"splits[{s}]: expected >= 2 training and >= 2 test sounds, disjoint")
-            fit = fit_targets(decompose(xt[train], xt[test]), yt[train], np.asarray(alphas, dtype=np.float64))
-            pred = fit.predictions.cpu().numpy() + y[train].mean(axis=0)
+        for s, test, pred in _split_predictions(x, y, splits, alphas, device, min_test=2):
             truth = y[test]
             total = ((truth - truth.mean(axis=0)) ** 2).sum(axis=0)
             with np.errstate(invalid="ignore", divide="ignore"):

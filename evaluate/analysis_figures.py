@@ -227,8 +227,6 @@ def voxel_map_figure(voxel_map: pd.DataFrame, path: str | os.PathLike, *, benchm
     return _save(fig, Path(path))
 
 
-
-
 def channel_recovery_figure(table: pd.DataFrame, path: str | os.PathLike, *, benchmark: str) -> Path:
     """Grouped bars: per ground-truth channel (x, in the table's order), each model's
     cross-validated R2 at its best layer for that channel, mean over seeds.

@@ -435,8 +435,7 @@ def write_benchmark(entries: Sequence[Scored], bench: Benchmark, d: Path, n_resa
             csv(recovery, "channel_recovery")
             files.append(analysis_figures.channel_recovery_figure(recovery, d / "channel_recovery.png", benchmark=name))
             groups = list(dict.fromkeys(recovery["group"]))
-            words = [c for c, g in zip(recovery["channel"], recovery["group"]) if g == "word"]
-            words = list(dict.fromkeys(words))
+            words = list(dict.fromkeys(recovery.loc[recovery["group"] == "word", "channel"]))
             lines += ["", "Ground-truth channels recovered by each model's best layer for them (cross-validated R2, "
                       "median over splits, mean over channels of a group and over seeds; what a voxel score's mixture "
                       "is made of):", "", "| model | " + " | ".join(groups + words) + " |",
