@@ -16,11 +16,16 @@ has 794), SGD as in the reference recipe. clips/s = batch x timed steps / their 
 from __future__ import annotations
 
 import argparse
+import sys
 import time
+from pathlib import Path
 
 import torch
 
-from models import CochCNN9, CochResNet50
+# The repository root first: run as a script, this folder is sys.path[0] and its data.py
+# would shadow the data package.
+sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
+from models import CochCNN9, CochResNet50  # noqa: E402
 
 SAMPLES = 40_000  # 2 s at 20 kHz
 
