@@ -332,7 +332,7 @@ def _score_one(
 def _recognition(net: nn.Module, vocabulary: list[str] | None, bench: Benchmark, source: Source,
                  problems: list[str]) -> dict:
     """``{"word_recognition": summary}`` of a word-trained network of ours on the synthetic
-    benchmark's spoken words (what its positive control rests on), else ``{}``. Not cached: 15
+    benchmark's spoken words (what its positive control rests on), else ``{}``. Not cached: 45
     clips through the network, recomputed on every run."""
     if bench.name != "synthetic" or not vocabulary:
         return {}

@@ -172,7 +172,7 @@ def test_paper_reports_word_recognition_of_our_networks(paper, tmp_path, cache_d
     ckpt = our_layout.write(tmp_path / "net.ckpt", net, vocabularies={"word": vocabulary})
     result = write_paper([ckpt], tmp_path / "out", **KW)
     table = pd.read_csv(tmp_path / "out" / "synthetic" / "word_recognition.csv")
-    assert len(table) == 1 and table.loc[0, "n_clips"] == 15 and table.loc[0, "vocabulary_size"] == 4
+    assert len(table) == 1 and table.loc[0, "n_clips"] == 45 and table.loc[0, "vocabulary_size"] == 4
     bench = load_synthetic(**OPTIONS, cache_dir=cache_dir, progress=False)
     want = spoken_word_recognition(load_network(ckpt).net, vocabulary, bench)
     assert table.loc[0, "top1"] == pytest.approx(want.top1) and table.loc[0, "among_spoken"] == pytest.approx(want.among_spoken)

@@ -38,7 +38,7 @@ class LookupNet(nn.Module):
 def test_spoken_words_read_from_the_ids(bench):
     words = spoken_words(bench.stimulus_ids)
     says = [w for w in words if w]
-    assert len(says) == 15 and {w: says.count(w) for w in SPOKEN_WORDS} == dict.fromkeys(SPOKEN_WORDS, 5)
+    assert len(says) == 45 and {w: says.count(w) for w in SPOKEN_WORDS} == dict.fromkeys(SPOKEN_WORDS, 15)
     assert all(("_EngSpeech_" in s) == bool(w) for s, w in zip(bench.stimulus_ids, words))
     with pytest.raises(BenchmarkError, match="syn001_EngSpeech_banana"):
         spoken_words(["syn001_EngSpeech_banana"])
@@ -53,7 +53,7 @@ def test_recognition_counts_a_known_recogniser(bench):
         if not w:
             answers.append(logits)
             continue
-        clip = sum(1 for x in words[:k] if x)  # 0..14
+        clip = sum(1 for x in words[:k] if x)  # 0..44
         if clip % 5 == 0:  # wrong twice over: "zebra" first, then another spoken word
             other = SPOKEN_WORDS[(SPOKEN_WORDS.index(w) + 1) % 3]
             logits[0], logits[VOCABULARY.index(other)] = 5.0, 3.0
@@ -66,9 +66,9 @@ def test_recognition_counts_a_known_recogniser(bench):
             logits[VOCABULARY.index(w)] = 4.0
         answers.append(logits)
     result = spoken_word_recognition(LookupNet(bench.waveforms, answers), VOCABULARY, bench)
-    assert len(result.clips) == 15 and result.vocabulary_size == 5
-    assert result.top1 == pytest.approx(1 - wrong_top1 / 15) and wrong_top1 == 6
-    assert result.among_spoken == pytest.approx(1 - wrong_among / 15) and wrong_among == 3
+    assert len(result.clips) == 45 and result.vocabulary_size == 5
+    assert result.top1 == pytest.approx(1 - wrong_top1 / 45) and wrong_top1 == 18
+    assert result.among_spoken == pytest.approx(1 - wrong_among / 45) and wrong_among == 9
     summary = result.summary()
     assert summary["top1_chance"] == pytest.approx(1 / 5) and summary["among_spoken_chance"] == pytest.approx(1 / 3)
     right = result.clips[result.clips["predicted"] == result.clips["word"]]

@@ -38,16 +38,17 @@ def truth(bench, cache_dir):
 
 def test_layout_and_labels(bench):
     assert bench.name == "synthetic" and bench.kind == "voxels"
-    assert bench.responses.shape == (165, 320, 3)
-    assert bench.waveforms.shape == (165, 40000) and bench.waveforms.dtype == np.float32
+    assert bench.responses.shape == (195, 320, 3)
+    assert bench.waveforms.shape == (195, 40000) and bench.waveforms.dtype == np.float32
     np.testing.assert_allclose(np.sqrt((bench.waveforms.astype(float) ** 2).mean(axis=1)), 0.1, rtol=1e-3)
     counts = pd.Series(bench.categories).value_counts()
-    assert len(counts) == 11 and (counts == 15).all()
-    assert all(s.startswith("syn") for s in bench.stimulus_ids) and len(set(bench.stimulus_ids)) == 165
+    # 15 per NH2015 category, except the 45 English-speech word clips (15 per spoken word)
+    assert len(counts) == 11 and counts["EngSpeech"] == 45 and (counts.drop("EngSpeech") == 15).all()
+    assert all(s.startswith("syn") for s in bench.stimulus_ids) and len(set(bench.stimulus_ids)) == 195
     assert set(bench.roi) == set(ROIS) and len(np.unique(bench.participant)) == 8
     assert (pd.Series(bench.participant).value_counts() == 40).all()
     # the benchmark carries its generating channels, named by kind
-    assert bench.ground_truth.shape == (165, 19)
+    assert bench.ground_truth.shape == (195, 19)
     groups = pd.Series([channel_group(c) for c in bench.ground_truth.columns]).value_counts()
     assert groups.to_dict() == {"tonotopic": 7, "category": 6, "modulation": 3, "word": 3}
     with pytest.raises(ValueError, match="none of the synthetic benchmark's channels"):
@@ -57,7 +58,7 @@ def test_layout_and_labels(bench):
 def test_ground_truth_scores_at_the_ceiling_and_random_features_near_zero(bench, truth):
     np.testing.assert_array_equal(bench.ground_truth.to_numpy(), truth)  # the benchmark's own copy
     rng = np.random.default_rng(0)
-    result = score({"truth": truth, "random": rng.standard_normal((165, 300))}, bench, model="truth", progress=False)
+    result = score({"truth": truth, "random": rng.standard_normal((195, 300))}, bench, model="truth", progress=False)
     per_layer = result.per_layer.set_index("layer")["value"]
     # Noise-corrected r2 of the exact linear readout: the ceiling within sampling error.
     assert 0.85 <= per_layer["truth"] <= 1.0, per_layer
@@ -72,7 +73,7 @@ def test_ground_truth_scores_at_the_ceiling_and_random_features_near_zero(bench,
 
 
 def cochleagram_statistics(waveforms: np.ndarray) -> np.ndarray:
-    """Time-averaged cochleagram [165, 211]: a low-level feature set."""
+    """Time-averaged cochleagram [n_sounds, 211]: a low-level feature set."""
     import torch
 
     from models import Cochleagram
@@ -101,7 +102,7 @@ def test_measured_reliability_matches_the_settings(bench):
     assert rho.min() >= 0.2 and rho.max() <= 0.9
     assert np.corrcoef(r, rho)[0, 1] > 0.8
     assert abs(np.mean(r - rho)) < 0.02  # unbiased
-    assert np.std(r - rho) < 0.1  # within the sampling error of 165 sounds
+    assert np.std(r - rho) < 0.1  # within the sampling error of 195 sounds
     assert np.percentile(r, 10) < 0.35 and np.percentile(r, 90) > 0.75  # a realistic spread
 
 
@@ -170,17 +171,17 @@ def test_word_channels_follow_the_spoken_words(bench, cache_dir):
     assert set(SPOKEN_WORDS) <= set(vocabulary_words()[: quickstart["data"]["corpus"]["vocabulary_size"]])
     eng = stim["category"] == "EngSpeech"
     assert (stim.loc[~eng, "word"] == "").all()
-    assert stim.loc[eng, "word"].value_counts().to_dict() == {w: 5 for w in SPOKEN_WORDS}
+    assert stim.loc[eng, "word"].value_counts().to_dict() == {w: 15 for w in SPOKEN_WORDS}
     for w in SPOKEN_WORDS:
         says = (stim["word"] == w).to_numpy()
         assert all(w in sid for sid in np.asarray(bench.stimulus_ids)[says])
         values = channels[f"word_{w}"].to_numpy()
-        # A binary drive through z-score and softplus: one value for the 5 sounds, another for the rest.
+        # A binary drive through z-score and softplus: one value for the 15 sounds, another for the rest.
         z = (says - says.mean()) / says.std()
         np.testing.assert_allclose(values, np.logaddexp(0, 2 * z - 1) / 2, rtol=1e-9)
-        # Five different voices say it (not one talker whose acoustics would give the word away).
+        # 15 different voices say it (not one talker whose acoustics would give the word away).
         f0 = stim.loc[says, "f0"].to_numpy()
-        assert len(np.unique(f0.round(1))) == 5 and f0.max() > 1.2 * f0.min()
+        assert len(np.unique(f0.round(1))) == 15 and f0.max() > 1.2 * f0.min()
 
 
 def test_word_clips_are_deterministic_and_centred():
@@ -212,10 +213,10 @@ def test_low_level_readouts_cannot_capture_the_word_channels(bench, cache_dir):
     channels, stim, weights = _stored(cache_dir)
     x = channels.to_numpy()
     names = list(channels.columns)
-    low = x[:, [i for i, c in enumerate(names) if c.startswith(("tono_", "mod_"))]]  # [165, 10]
-    rest = x[:, [i for i, c in enumerate(names) if c not in WORD_CHANNELS]]  # [165, 16]
+    low = x[:, [i for i, c in enumerate(names) if c.startswith(("tono_", "mod_"))]]  # [195, 10]
+    rest = x[:, [i for i, c in enumerate(names) if c not in WORD_CHANNELS]]  # [195, 16]
     eng = (stim["category"] == "EngSpeech").to_numpy(float)[:, None]
-    coch = cochleagram_statistics(bench.waveforms)  # [165, 211]
+    coch = cochleagram_statistics(bench.waveforms)  # [195, 211]
     for c in WORD_CHANNELS:
         y = channels[c].to_numpy()
         assert _cv_r2(low, y) < 0.2
@@ -227,7 +228,7 @@ def test_low_level_readouts_cannot_capture_the_word_channels(bench, cache_dir):
     # Per voxel: the word part of a non-primary voxel's signal is out of reach of the other channels.
     idx = [names.index(c) for c in WORD_CHANNELS]
     lateral = np.flatnonzero(bench.roi == "Lateral")[:20]
-    word_part = x[:, idx] @ weights[lateral][:, idx].T  # [165, 20]
+    word_part = x[:, idx] @ weights[lateral][:, idx].T  # [195, 20]
     r2 = [_cv_r2(np.column_stack([rest, eng]), word_part[:, v]) for v in range(len(lateral))]
     # Even knowing every other channel and which sounds are English speech, a quarter or more of
     # it stays out of reach (median held-out r2 0.61 for the seed-0 SMALL benchmark).
