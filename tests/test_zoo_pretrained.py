@@ -204,7 +204,7 @@ def test_the_configs_build_the_pretrained_network_and_its_random_copy(name, cls,
 def test_pretrained_and_random_on_the_synthetic_benchmark(tmp_path, cache_dir):
     """python -m evaluate model=zoo/crepe | zoo/resemblyzer, pretrained and random, on the
     synthetic benchmark (built into the test cache first unless it is there: about a minute);
-    CREPE runs its tiny network on 201 frames of each of the 165 sounds."""
+    CREPE runs its tiny network on 201 frames of each of the 195 sounds."""
     common = ["benchmark=synthetic", "benchmark.voxels_per_participant=20", "figures=false", "progress=false",
               "rsa=false"]  # fmt: skip
     scores = {}
