@@ -291,6 +291,13 @@ def response_channels(drives: dict[str, np.ndarray]) -> pd.DataFrame:
     return pd.DataFrame({name: _softplus(_zscore(d)) for name, d in drives.items()})
 
 
+def stimulus_channels(low: dict[str, np.ndarray], latents: pd.DataFrame) -> pd.DataFrame:
+    """The ground truth ``[n_stimuli, channels]`` of a set of sounds from their low-level drives
+    (:func:`cochleagram_drives`, per sound) and latents (:func:`stimulus_set`): the category
+    and word drives added, every drive z-scored over this set of sounds."""
+    return response_channels({**low, **category_drives(latents, low), **word_drives(latents["word"])})
+
+
 # ----------------------------------------------------------------------------- voxels
 def _voxel_weights(rng: np.random.Generator, roi: str, channels: list[str]) -> np.ndarray:
     """Nonnegative channel weights of one voxel in ``roi``."""
@@ -329,8 +336,7 @@ def build_arrays(spec: SyntheticSpec, progress: bool = True) -> dict:
     """Everything the benchmark stores: stimuli, channels, voxel and component responses."""
     waveforms, ids, categories, latents = stimulus_set(spec.seed, progress)
     low = cochleagram_drives(waveforms, progress=progress)
-    drives = {**low, **category_drives(latents, low), **word_drives(latents["word"])}
-    channels = response_channels(drives)
+    channels = stimulus_channels(low, latents)
     names = list(channels.columns)
     x = channels.to_numpy()
 

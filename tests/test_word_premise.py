@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pandas as pd
 
-from evaluate.synthetic import SPOKEN_WORDS, load_synthetic
+from evaluate.synthetic import SPOKEN_WORDS, load_synthetic, spoken_words
 
 SCRIPT = Path(__file__).resolve().parents[1] / "bench" / "word_premise.py"
 
@@ -33,7 +33,7 @@ def test_the_two_sets_are_the_benchmark_and_nh2015s_layout(cache_dir):
     idx, channels = sets["5 per word"]
     categories = pd.Series(np.asarray(bench.categories)[idx])
     assert len(idx) == 165 and (categories.value_counts() == 15).all()
-    words = [s.rsplit("_", 1)[1] for s in np.asarray(bench.stimulus_ids)[idx] if "_EngSpeech_" in s]
+    words = [w for w in spoken_words(list(np.asarray(bench.stimulus_ids)[idx])) if w]
     assert {w: words.count(w) for w in SPOKEN_WORDS} == dict.fromkeys(SPOKEN_WORDS, 5)
     eng = np.flatnonzero(np.asarray(bench.categories) == "EngSpeech")
     assert set(idx) >= set(eng[:15]) and not set(idx) & set(eng[15:])
