@@ -221,3 +221,129 @@ def test_checkpoints_are_replaced_atomically(tmp_path):
     cfg = compose_config("train", ["paths.output_dir=" + str(tmp_path)])
     trainer: pl.Trainer = instantiate(cfg.trainer, logger=False, enable_progress_bar=False)
     assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)
+
+
+class _LogsLoss:
+    """A LightningModule factory: logs its loss at every step (imports kept local to the tests
+    that train in-process, like the ones above)."""
+
+    @staticmethod
+    def make():
+        import pytorch_lightning as pl
+        import torch
+
+        class Net(pl.LightningModule):
+            def __init__(self):
+                super().__init__()
+                self.lin = torch.nn.Linear(4, 1)
+
+            def training_step(self, batch, batch_idx):
+                loss = self.lin(batch[0]).pow(2).mean()
+                self.log("loss", loss, on_step=True, on_epoch=True)
+                return loss
+
+            def configure_optimizers(self):
+                return torch.optim.SGD(self.parameters(), lr=0.01)
+
+        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(40, 4)), batch_size=4)
+        return Net(), loader
+
+
+def test_a_step_checkpoint_is_written_after_the_metrics_it_covers(tmp_path):
+    """A run SIGKILLed just after a step checkpoint resumes from it: the batch before it must
+    already be in metrics.csv (Lightning logs a batch's metrics after its checkpoint hooks)."""
+    import pytorch_lightning as pl
+
+    from train.fault_tolerance import InterruptCheckpoint
+    from train.loggers import CSVLogger
+
+    on_disk_at_save: list[tuple[int, list[int]]] = []
+
+    class Recording(AtomicCheckpointIO):
+        def save_checkpoint(self, checkpoint, path, storage_options=None):
+            csv_path = tmp_path / "csv" / "metrics.csv"
+            rows = list(csv.DictReader(open(csv_path, newline=""))) if csv_path.is_file() else []
+            on_disk_at_save.append((checkpoint["global_step"], _steps_of(rows, "loss_step")))
+            super().save_checkpoint(checkpoint, path, storage_options)
+
+    net, loader = _LogsLoss.make()
+    step_ckpt = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / "ck", filename="steps", every_n_train_steps=3,
+                                             monitor=None, enable_version_counter=False)  # fmt: skip
+    trainer = pl.Trainer(max_epochs=2, logger=CSVLogger(tmp_path, name="csv", version=""), log_every_n_steps=1,
+                         callbacks=[step_ckpt, InterruptCheckpoint(str(tmp_path / "ck"))], plugins=[Recording()],
+                         enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
+    trainer.fit(net, loader)
+    saves = [(step, logged) for step, logged in on_disk_at_save if step % 3 == 0]
+    assert [step for step, _ in saves] == [3, 6, 9, 12, 15, 18]  # 10 batches per epoch
+    for step, logged in saves:
+        assert logged == list(range(step)), step  # every batch the checkpoint covers, once
+    # ... and Lightning's own log of those batches, after the checkpoint, added nothing twice
+    rows = _csv_rows(tmp_path)
+    assert _steps_of(rows, "loss_step") == list(range(20))
+    assert _steps_of(rows, "loss_epoch") == [9, 19]
+
+
+def test_a_row_torn_by_a_kill_is_cut_off_when_the_run_resumes(tmp_path, caplog):
+    from train.loggers import CSVLogger
+
+    path = tmp_path / "csv" / "metrics.csv"
+    path.parent.mkdir()
+    path.write_text("epoch,loss,step\n0,0.5,0\n0,0.25,1\n0,0.12")  # killed while appending step 2
+    logger = CSVLogger(tmp_path, name="csv", version="")
+    logger.log_metrics({"loss": 0.125, "epoch": 0}, step=2)
+    logger.save()
+    assert "cut short" in caplog.text and str(path) in caplog.text
+    assert logger.resume_floor == 1
+    assert [(r["loss"], r["step"]) for r in _csv_rows(tmp_path)] == [("0.5", "0"), ("0.25", "1"), ("0.125", "2")]
+
+
+def test_a_new_column_rewrites_metrics_csv_atomically(tmp_path, monkeypatch):
+    """Lightning rewrites the whole file in place when a column appears; a failure (or a kill)
+    during that rewrite must leave the old file whole."""
+    from train.loggers import CSVLogger
+
+    logger = CSVLogger(tmp_path, name="csv", version="")
+    logger.log_metrics({"loss": 0.5}, step=0)
+    logger.save()
+    path = tmp_path / "csv" / "metrics.csv"
+    before = path.read_text()
+    logger.log_metrics({"loss": 0.25, "acc": 0.75}, step=1)
+    real = csv.DictWriter.writerows
+
+    def fail_half_way(self, rows):
+        real(self, list(rows)[:0])
+        raise OSError("disk full")
+
+    monkeypatch.setattr(csv.DictWriter, "writerows", fail_half_way)
+    with pytest.raises(OSError, match="disk full"):
+        logger.save()
+    assert path.read_text() == before
+    assert [p.name for p in path.parent.iterdir()] == ["metrics.csv"]  # no temporary left behind
+    monkeypatch.undo()
+    logger.save()
+    assert [(r["acc"], r["loss"], r["step"]) for r in _csv_rows(tmp_path)] == [("", "0.5", "0"), ("0.75", "0.25", "1")]
+
+
+def test_loggers_log_each_value_of_a_step_once():
+    from train.loggers import LogsEachValueOnce
+
+    class Sink(LogsEachValueOnce):
+        def __init__(self):
+            self.calls = []
+
+        def log_metrics(self, metrics, step):
+            if (metrics := self._to_log(metrics, step)) is not None:
+                self.calls.append((step, metrics))
+
+    sink = Sink()
+    sink.resume_floor = 1
+    sink.log_metrics({"loss": 1.0}, 1)  # an earlier attempt logged it
+    sink.log_metrics({"loss": 2.0, "epoch": 0}, 2)
+    sink.log_metrics({"loss": 2.0, "epoch": 0}, 2)  # the repeat after a checkpoint: dropped
+    sink.log_metrics({"loss": 2.0, "lr": 0.1, "epoch": 0}, 2)  # only what is new, with its context
+    sink.log_metrics({"loss": float("nan"), "epoch": 0}, 3)
+    sink.log_metrics({"loss": float("nan"), "epoch": 0}, 3)
+    sink.log_metrics({"loss": 2.0, "epoch": 1}, 4)  # a new step logs everything
+    assert sink.dropped_steps == 1
+    assert [(s, sorted(m)) for s, m in sink.calls] == [
+        (2, ["epoch", "loss"]), (2, ["epoch", "lr"]), (3, ["epoch", "loss"]), (4, ["epoch", "loss"])]  # fmt: skip

@@ -24,6 +24,8 @@ import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Checkpoint
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
+from train.loggers import LogsEachValueOnce
+
 log = logging.getLogger(__name__)
 
 
@@ -31,8 +33,8 @@ class InterruptCheckpoint(Checkpoint):
     """Writes ``<dirpath>/<filename>.ckpt`` when training is stopped by a signal.
 
     ``signals``: names of signals (besides SIGTERM, which Lightning handles) that stop
-    training after the current step instead of at once. Also flushes the loggers whenever
-    any checkpoint is written, so what a checkpoint covers is on disk before it is.
+    training after the current step instead of at once. Whenever any checkpoint is written,
+    the metrics it covers are logged and flushed first, so they are on disk before it is.
     """
 
     FILE_EXTENSION = ".ckpt"
@@ -92,6 +94,15 @@ class InterruptCheckpoint(Checkpoint):
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
+        # A checkpoint written at the end of a training batch (ModelCheckpoint's
+        # every_n_train_steps / train_time_interval) comes before Lightning logs that batch's
+        # step metrics. Log them first: a run killed right after the checkpoint resumes
+        # behind that batch, and would never log it. Only for loggers that drop the repeat
+        # Lightning sends after the batch.
+        progress = trainer.fit_loop.epoch_loop.batch_progress.current
+        if (trainer.training and progress.completed < progress.processed
+                and trainer.loggers and all(isinstance(lg, LogsEachValueOnce) for lg in trainer.loggers)):  # fmt: skip
+            trainer._logger_connector.update_train_step_metrics()
         for logger in trainer.loggers:
             logger.save()
 

@@ -20,30 +20,61 @@ from pytorch_lightning.loggers.csv_logs import ExperimentWriter
 from pytorch_lightning.loggers.logger import rank_zero_experiment
 from pytorch_lightning.utilities import rank_zero_only
 
-from data.cache import write_json_atomic
+from data.cache import atomic_file, write_json_atomic
 from train.wandb_offline import last_step
 
 log = logging.getLogger(__name__)
 
 
-class _SkipsLoggedSteps:
-    """Mixin: ``log_metrics`` at a step <= :attr:`resume_floor` (the last step an earlier
-    attempt logged) is dropped and counted in :attr:`dropped_steps`."""
+class LogsEachValueOnce:
+    """Mixin for Lightning loggers: what :meth:`_to_log` passes on is logged exactly once.
+
+    - A step <= :attr:`resume_floor` (the last step an earlier attempt logged) is dropped
+      and counted in :attr:`dropped_steps`.
+    - At the step logged last, values already logged there are dropped: the metrics of a
+      batch that a checkpoint covers are logged before the checkpoint is written
+      (:class:`train.fault_tolerance.InterruptCheckpoint`), and Lightning then sends them
+      again after the batch.
+    """
+
+    #: Keys Lightning adds to every call (not a metric of their own): kept with new values,
+    #: never the reason to log a call.
+    CONTEXT_KEYS = frozenset({"epoch"})
 
     resume_floor: int = -1
     dropped_steps: int = 0
+    _last_step: int | None = None
+    _logged_at_last_step: dict
 
-    def _keep(self, step: int | None) -> bool:
+    def _to_log(self, metrics: Mapping[str, float], step: int | None) -> dict | None:
+        """The part of ``metrics`` (at ``step``) to log, or None to log nothing."""
         if step is not None and step <= self.resume_floor:
             if not self.dropped_steps:
                 log.info("%s: dropping metrics up to step %d, already logged before the run was interrupted",
                          type(self).__name__, self.resume_floor)  # fmt: skip
             self.dropped_steps += 1
-            return False
-        return True
+            return None
+        if step is None or step != self._last_step:
+            self._last_step, self._logged_at_last_step = step, {}
+            new = dict(metrics)
+        else:
+            new = {k: v for k, v in metrics.items() if not _same(self._logged_at_last_step.get(k, _MISSING), v)}
+            if not set(new) - self.CONTEXT_KEYS:
+                return None
+            new.update({k: v for k, v in metrics.items() if k in self.CONTEXT_KEYS})
+        self._logged_at_last_step.update(new)
+        return new
 
 
-class WandbLogger(_SkipsLoggedSteps, _WandbLogger):
+_MISSING = object()
+
+
+def _same(a: object, b: object) -> bool:
+    # a NaN loss logged twice is the same value
+    return a == b or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)
+
+
+class WandbLogger(LogsEachValueOnce, _WandbLogger):
     """:class:`pytorch_lightning.loggers.WandbLogger` that, given the run's ``id`` (and
     ``resume="allow"``), continues an interrupted run in the same W&B run and drops metrics
     at the steps it already holds: for an offline run, the last step found in its run files
@@ -70,7 +101,8 @@ class WandbLogger(_SkipsLoggedSteps, _WandbLogger):
 
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
-        if not self._keep(step):
+        metrics = self._to_log(metrics, step)
+        if metrics is None:
             return
         super().log_metrics(metrics, step)
         if not self._offline and step is not None and step > getattr(self, "_last_written_step", -1):
@@ -79,20 +111,52 @@ class WandbLogger(_SkipsLoggedSteps, _WandbLogger):
 
 
 class _AppendingWriter(ExperimentWriter):
-    """Keeps an existing metrics.csv (Lightning's writer deletes it) and appends to it."""
+    """Keeps an existing metrics.csv (Lightning's writer deletes it) and appends to it.
+
+    A process killed while writing can leave the file with a torn last row (appending) or
+    half rewritten (Lightning rewrites the whole file in place when a new column appears).
+    The rewrite here goes through a temporary file and a rename, and a torn last row is
+    cut off when the file is reopened.
+    """
 
     def _check_log_dir_exists(self) -> None:
         self.last_step = -1
-        if not self._fs.isfile(self.metrics_file_path):
+        path = Path(self.metrics_file_path)
+        if not path.is_file():
             return
-        with self._fs.open(self.metrics_file_path, "r", newline="") as f:
+        text = path.read_bytes()
+        if text and not text.endswith(b"\n"):
+            keep = text.rfind(b"\n") + 1
+            log.warning("%s: its last row was cut short when the run was killed (%d bytes); removed it",
+                        path, len(text) - keep)  # fmt: skip
+            with open(path, "r+b") as f:
+                f.truncate(keep)
+        with open(path, newline="") as f:
             reader = csv.DictReader(f)
             self.metrics_keys = sorted(reader.fieldnames or [])
             steps = [int(float(row["step"])) for row in reader if row.get("step") not in (None, "")]
         self.last_step = max(steps, default=-1)
 
+    def save(self) -> None:
+        keys = list(self.metrics_keys)
+        try:
+            super().save()
+        except BaseException:
+            # Lightning records the new columns before writing them: forget them, so that
+            # the next save writes the header again instead of rows it does not match.
+            self.metrics_keys = keys
+            raise
 
-class CSVLogger(_SkipsLoggedSteps, _CSVLogger):
+    def _rewrite_with_new_header(self, fieldnames: list[str]) -> None:
+        with open(self.metrics_file_path, newline="") as f:
+            rows = list(csv.DictReader(f))
+        with atomic_file(self.metrics_file_path, "w") as f:
+            writer = csv.DictWriter(f, fieldnames=fieldnames)
+            writer.writeheader()
+            writer.writerows(rows)
+
+
+class CSVLogger(LogsEachValueOnce, _CSVLogger):
     """:class:`pytorch_lightning.loggers.CSVLogger` that appends to an existing metrics.csv
     (a resumed run) and drops metrics at the steps it already holds."""
 
@@ -108,5 +172,6 @@ class CSVLogger(_SkipsLoggedSteps, _CSVLogger):
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
         self.experiment  # noqa: B018  (reads the existing file's last step)
-        if self._keep(step):
+        metrics = self._to_log(metrics, step)
+        if metrics is not None:
             super().log_metrics(metrics, step)
