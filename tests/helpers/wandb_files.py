@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 from train.wandb_offline import history, records
@@ -10,11 +11,21 @@ from train.wandb_offline import history, records
 __all__ = ["artifacts", "history", "logged_objects", "records", "run_file", "run_record", "summary"]
 
 
-def run_file(run_dir: str | Path) -> Path:
-    """The single ``run-*.wandb`` file under a training run directory."""
+def run_file(run_dir: str | Path, timeout: float = 30) -> Path:
+    """The single ``run-*.wandb`` file under a run directory, once the run is finished.
+
+    ``run.finish()`` returns before wandb-core has written the run file out (wandb 0.31
+    offline: a finished run's file can hold only its header for a few milliseconds), so
+    this waits, up to ``timeout`` s, for the file's exit record.
+    """
     files = sorted(Path(run_dir).rglob("run-*.wandb"))
     if len(files) != 1:
         raise AssertionError(f"expected one W&B run file under {run_dir}, found {files}")
+    deadline = time.monotonic() + timeout
+    while not any(r.WhichOneof("record_type") == "exit" for r in records(files[0])):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{files[0]}: no exit record within {timeout} s (the run did not finish)")
+        time.sleep(0.05)
     return files[0]
 
 
