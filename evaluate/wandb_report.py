@@ -108,6 +108,8 @@ def log_paper(
     Returns:
         The W&B run directory (``<out_dir>/wandb/offline-run-<time>-<id>`` offline,
         ``.../run-<time>-<id>`` online), or None with ``mode="disabled"``, which makes none.
+        wandb-core finishes writing its run file moments after this returns (always
+        before the process exits).
 
     Raises:
         ValueError, TypeError, FileNotFoundError: a bad argument, before any run is made.
