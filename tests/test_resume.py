@@ -293,7 +293,7 @@ def test_a_row_torn_by_a_kill_is_cut_off_when_the_run_resumes(tmp_path, caplog):
     logger.log_metrics({"loss": 0.125, "epoch": 0}, step=2)
     logger.save()
     assert "cut short" in caplog.text and str(path) in caplog.text
-    assert logger.resume_floor == 1
+    assert logger.resume_floors == {"epoch": 1, "loss": 1}
     assert [(r["loss"], r["step"]) for r in _csv_rows(tmp_path)] == [("0.5", "0"), ("0.25", "1"), ("0.125", "2")]
 
 
@@ -336,14 +336,67 @@ def test_loggers_log_each_value_of_a_step_once():
                 self.calls.append((step, metrics))
 
     sink = Sink()
-    sink.resume_floor = 1
-    sink.log_metrics({"loss": 1.0}, 1)  # an earlier attempt logged it
-    sink.log_metrics({"loss": 2.0, "epoch": 0}, 2)
+    # an earlier attempt logged the loss up to step 1 and a brain score at step 2 (the
+    # network after 2 steps), then was killed before it logged batch 2
+    sink.resume_floors = {"loss": 1, "brain": 2}
+    sink.log_metrics({"loss": 1.0}, 1)  # trained again after resuming: dropped
+    sink.log_metrics({"brain": 0.3}, 2)  # scored again: dropped
+    sink.log_metrics({"loss": 2.0, "epoch": 0}, 2)  # batch 2 was never logged: kept
     sink.log_metrics({"loss": 2.0, "epoch": 0}, 2)  # the repeat after a checkpoint: dropped
     sink.log_metrics({"loss": 2.0, "lr": 0.1, "epoch": 0}, 2)  # only what is new, with its context
     sink.log_metrics({"loss": float("nan"), "epoch": 0}, 3)
     sink.log_metrics({"loss": float("nan"), "epoch": 0}, 3)
-    sink.log_metrics({"loss": 2.0, "epoch": 1}, 4)  # a new step logs everything
-    assert sink.dropped_steps == 1
+    sink.log_metrics({"loss": 2.0, "brain": 0.4, "epoch": 1}, 4)  # a new step logs everything
+    assert sink.dropped_steps == 2
     assert [(s, sorted(m)) for s, m in sink.calls] == [
-        (2, ["epoch", "loss"]), (2, ["epoch", "lr"]), (3, ["epoch", "loss"]), (4, ["epoch", "loss"])]  # fmt: skip
+        (2, ["epoch", "loss"]), (2, ["epoch", "lr"]), (3, ["epoch", "loss"]), (4, ["brain", "epoch", "loss"])]  # fmt: skip
+
+    old_record = Sink()
+    old_record.resume_floor_default = 3  # one step for every metric
+    old_record.log_metrics({"loss": 1.0}, 3)
+    old_record.log_metrics({"loss": 1.0}, 4)
+    assert [s for s, _ in old_record.calls] == [4]
+
+
+def test_csv_resume_drops_each_metric_up_to_its_own_last_step(tmp_path):
+    """A brain score at step 10 reached metrics.csv; batch 10's loss had not when the run
+    was killed: the resumed run logs the loss at 10, not the score again."""
+    from train.loggers import CSVLogger
+
+    path = tmp_path / "csv" / "metrics.csv"
+    path.parent.mkdir()
+    path.write_text("brain,epoch,loss,step\n,0,0.5,9\n0.3,0,,10\n")
+    logger = CSVLogger(tmp_path, name="csv", version="")
+    logger.log_metrics({"brain": 0.31}, step=10)
+    logger.log_metrics({"loss": 0.25, "epoch": 1}, step=10)
+    logger.save()
+    rows = [(r["brain"], r["loss"], r["step"]) for r in _csv_rows(tmp_path)]
+    assert rows == [("", "0.5", "9"), ("0.3", "", "10"), ("", "0.25", "10")]
+
+
+def test_wandb_resume_reads_each_metrics_last_step(tmp_path, monkeypatch):
+    """Offline: from the run files of earlier attempts. Online: from logged_step.json
+    (this logger's own record; an older one-step record applies to every metric)."""
+    from tests.helpers.wandb_files import run_file
+    from train.loggers import WandbLogger
+
+    monkeypatch.setenv("WANDB_SILENT", "true")
+    monkeypatch.setenv("WANDB_CONFIG_DIR", str(tmp_path / "wandb_config"))
+    first = WandbLogger(save_dir=str(tmp_path), id="abc123", offline=True, project="t", resume="allow")
+    first.log_metrics({"loss": 0.5}, step=9)
+    first.log_metrics({"brain": 0.3}, step=10)
+    first.experiment.finish()
+    run_file(tmp_path / "wandb")  # written out
+    again = WandbLogger(save_dir=str(tmp_path), id="abc123", offline=True, project="t", resume="allow")
+    assert again.resume_floors == {"loss": 9, "brain": 10}
+
+    online = tmp_path / "online"
+    (online / "wandb").mkdir(parents=True)
+    step_file = online / "wandb" / WandbLogger.STEP_FILE
+    step_file.write_text(json.dumps({"run_id": "xyz", "steps": {"loss": 9, "brain": 10}}))
+    logger = WandbLogger(save_dir=str(online), id="xyz", offline=False, project="t", resume="allow")
+    assert logger.resume_floors == {"loss": 9, "brain": 10} and logger.resume_floor_default == -1
+    step_file.write_text(json.dumps({"run_id": "xyz", "step": 10}))
+    logger = WandbLogger(save_dir=str(online), id="xyz", offline=False, project="t", resume="allow")
+    assert logger.resume_floors == {} and logger.resume_floor_default == 10
+    assert WandbLogger(save_dir=str(online), id="other", offline=False, project="t").resume_floor_default == -1

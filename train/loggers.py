@@ -21,7 +21,7 @@ from pytorch_lightning.loggers.logger import rank_zero_experiment
 from pytorch_lightning.utilities import rank_zero_only
 
 from data.cache import atomic_file, write_json_atomic
-from train.wandb_offline import last_step
+from train.wandb_offline import last_steps
 
 log = logging.getLogger(__name__)
 
@@ -29,8 +29,12 @@ log = logging.getLogger(__name__)
 class LogsEachValueOnce:
     """Mixin for Lightning loggers: what :meth:`_to_log` passes on is logged exactly once.
 
-    - A step <= :attr:`resume_floor` (the last step an earlier attempt logged) is dropped
-      and counted in :attr:`dropped_steps`.
+    - A metric at a step <= its :attr:`resume_floors` entry (the last step an earlier
+      attempt logged *that metric* at) is dropped; a call left with nothing is counted in
+      :attr:`dropped_steps`. Per metric, because metrics logged at the same step number
+      mean different moments: a brain score at step ``s`` (the network after ``s`` steps)
+      is logged before Lightning's metrics of batch ``s``, so an attempt killed between the
+      two must still log batch ``s`` when it resumes.
     - At the step logged last, values already logged there are dropped: the metrics of a
       batch that a checkpoint covers are logged before the checkpoint is written
       (:class:`train.fault_tolerance.InterruptCheckpoint`), and Lightning then sends them
@@ -41,19 +45,26 @@ class LogsEachValueOnce:
     #: never the reason to log a call.
     CONTEXT_KEYS = frozenset({"epoch"})
 
-    resume_floor: int = -1
+    #: metric -> the last step an earlier attempt logged it at
+    resume_floors: Mapping[str, int] = {}
+    #: for metrics not in :attr:`resume_floors` (an old record that kept one step for all)
+    resume_floor_default: int = -1
     dropped_steps: int = 0
     _last_step: int | None = None
     _logged_at_last_step: dict
 
     def _to_log(self, metrics: Mapping[str, float], step: int | None) -> dict | None:
         """The part of ``metrics`` (at ``step``) to log, or None to log nothing."""
-        if step is not None and step <= self.resume_floor:
-            if not self.dropped_steps:
-                log.info("%s: dropping metrics up to step %d, already logged before the run was interrupted",
-                         type(self).__name__, self.resume_floor)  # fmt: skip
-            self.dropped_steps += 1
-            return None
+        if step is not None and (self.resume_floors or self.resume_floor_default >= 0):
+            kept = {k: v for k, v in metrics.items()
+                    if k in self.CONTEXT_KEYS or step > self.resume_floors.get(k, self.resume_floor_default)}  # fmt: skip
+            if not set(kept) - self.CONTEXT_KEYS:
+                if not self.dropped_steps:
+                    log.info("%s: dropping metrics at step %d and others, already logged before the run was "
+                             "interrupted", type(self).__name__, step)  # fmt: skip
+                self.dropped_steps += 1
+                return None
+            metrics = kept
         if step is None or step != self._last_step:
             self._last_step, self._logged_at_last_step = step, {}
             new = dict(metrics)
@@ -76,10 +87,10 @@ def _same(a: object, b: object) -> bool:
 
 class WandbLogger(LogsEachValueOnce, _WandbLogger):
     """:class:`pytorch_lightning.loggers.WandbLogger` that, given the run's ``id`` (and
-    ``resume="allow"``), continues an interrupted run in the same W&B run and drops metrics
-    at the steps it already holds: for an offline run, the last step found in its run files
-    under ``<save_dir>/wandb`` (what reached the disk); online, the last step this logger
-    sent, recorded in ``<save_dir>/wandb/logged_step.json``."""
+    ``resume="allow"``), continues an interrupted run in the same W&B run and drops each
+    metric at the steps it already holds: for an offline run, the last step of each metric
+    found in its run files under ``<save_dir>/wandb`` (what reached the disk); online, the
+    last steps this logger sent, recorded in ``<save_dir>/wandb/logged_step.json``."""
 
     STEP_FILE = "logged_step.json"
 
@@ -88,16 +99,20 @@ class WandbLogger(LogsEachValueOnce, _WandbLogger):
         wandb_dir = Path(self.save_dir or ".") / "wandb"
         self._step_file = wandb_dir / self.STEP_FILE
         run_id = self._wandb_init.get("id")
-        self.resume_floor = -1
+        self.resume_floors, self._sent = {}, {}
         if run_id and self._offline:
-            self.resume_floor = last_step(wandb_dir, run_id)
+            self.resume_floors = last_steps(wandb_dir, run_id)
         elif run_id:
             try:
                 record = json.loads(self._step_file.read_text())
-                if record.get("run_id") == run_id:
-                    self.resume_floor = int(record["step"])
-            except (FileNotFoundError, KeyError, ValueError):
-                pass
+            except (FileNotFoundError, ValueError):
+                record = {}
+            if record.get("run_id") == run_id:
+                if isinstance(record.get("steps"), dict):
+                    self.resume_floors = {k: int(v) for k, v in record["steps"].items()}
+                    self._sent = dict(self.resume_floors)
+                elif "step" in record:  # written before per-metric steps
+                    self.resume_floor_default = int(record["step"])
 
     @rank_zero_only
     def log_metrics(self, metrics: Mapping[str, float], step: int | None = None) -> None:
@@ -105,9 +120,11 @@ class WandbLogger(LogsEachValueOnce, _WandbLogger):
         if metrics is None:
             return
         super().log_metrics(metrics, step)
-        if not self._offline and step is not None and step > getattr(self, "_last_written_step", -1):
-            self._last_written_step = step
-            write_json_atomic(self._step_file, {"step": step, "run_id": self.experiment.id})
+        if not self._offline and step is not None:
+            newer = {k: step for k in metrics if k not in self.CONTEXT_KEYS and step > self._sent.get(k, -1)}
+            if newer:
+                self._sent.update(newer)
+                write_json_atomic(self._step_file, {"steps": self._sent, "run_id": self.experiment.id})
 
 
 class _AppendingWriter(ExperimentWriter):
@@ -120,7 +137,7 @@ class _AppendingWriter(ExperimentWriter):
     """
 
     def _check_log_dir_exists(self) -> None:
-        self.last_step = -1
+        self.last_steps: dict[str, int] = {}  # metric -> the last step it was logged at
         path = Path(self.metrics_file_path)
         if not path.is_file():
             return
@@ -134,8 +151,13 @@ class _AppendingWriter(ExperimentWriter):
         with open(path, newline="") as f:
             reader = csv.DictReader(f)
             self.metrics_keys = sorted(reader.fieldnames or [])
-            steps = [int(float(row["step"])) for row in reader if row.get("step") not in (None, "")]
-        self.last_step = max(steps, default=-1)
+            for row in reader:
+                if row.get("step") in (None, ""):
+                    continue
+                step = int(float(row["step"]))
+                for key, value in row.items():
+                    if key != "step" and value not in (None, "") and step > self.last_steps.get(key, -1):
+                        self.last_steps[key] = step
 
     def save(self) -> None:
         keys = list(self.metrics_keys)
@@ -166,7 +188,7 @@ class CSVLogger(LogsEachValueOnce, _CSVLogger):
         if self._experiment is None:
             self._fs.makedirs(self.root_dir, exist_ok=True)
             self._experiment = _AppendingWriter(log_dir=self.log_dir)
-            self.resume_floor = self._experiment.last_step
+            self.resume_floors = self._experiment.last_steps
         return self._experiment
 
     @rank_zero_only
