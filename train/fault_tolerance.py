@@ -35,8 +35,8 @@ class InterruptCheckpoint(Checkpoint):
     ``signals``: names of signals (besides SIGTERM, which Lightning handles) that stop
     training after the current step instead of at once. Whenever any checkpoint is written,
     the step metrics of the batches it covers are logged and flushed first, so they are on
-    disk before it is. (Not an epoch's aggregates: Lightning computes them after the epoch's
-    end-of-epoch checkpoint and its ``on_train_epoch_end`` hooks, such as brain scoring.)
+    disk before it is. (Not an epoch's aggregates: Lightning logs them after the
+    end-of-epoch checkpoints, which it writes last in ``on_train_epoch_end``.)
     """
 
     FILE_EXTENSION = ".ckpt"
