@@ -249,38 +249,87 @@ class _LogsLoss:
         return Net(), loader
 
 
-def test_a_step_checkpoint_is_written_after_the_metrics_it_covers(tmp_path):
-    """A run SIGKILLed just after a step checkpoint resumes from it: the batch before it must
-    already be in metrics.csv (Lightning logs a batch's metrics after its checkpoint hooks)."""
+def test_a_checkpoint_is_written_after_the_metrics_it_covers(tmp_path):
+    """A run SIGKILLed just after a checkpoint resumes from it: what it covers must already
+    be in metrics.csv. Lightning logs a batch's metrics after a step checkpoint, and an
+    epoch's aggregates after an end-of-epoch one."""
     import pytorch_lightning as pl
 
     from train.fault_tolerance import InterruptCheckpoint
     from train.loggers import CSVLogger
 
-    on_disk_at_save: list[tuple[int, list[int]]] = []
+    on_disk_at_save: list[tuple[str, int, list[int], list[int]]] = []
 
     class Recording(AtomicCheckpointIO):
         def save_checkpoint(self, checkpoint, path, storage_options=None):
             csv_path = tmp_path / "csv" / "metrics.csv"
             rows = list(csv.DictReader(open(csv_path, newline=""))) if csv_path.is_file() else []
-            on_disk_at_save.append((checkpoint["global_step"], _steps_of(rows, "loss_step")))
+            on_disk_at_save.append((Path(path).stem, checkpoint["global_step"], _steps_of(rows, "loss_step"),
+                                    _steps_of(rows, "loss_epoch")))  # fmt: skip
             super().save_checkpoint(checkpoint, path, storage_options)
 
     net, loader = _LogsLoss.make()
     step_ckpt = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / "ck", filename="steps", every_n_train_steps=3,
                                              monitor=None, enable_version_counter=False)  # fmt: skip
+    last_ckpt = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / "ck", filename="last", monitor=None,
+                                             enable_version_counter=False)  # fmt: skip
     trainer = pl.Trainer(max_epochs=2, logger=CSVLogger(tmp_path, name="csv", version=""), log_every_n_steps=1,
-                         callbacks=[step_ckpt, InterruptCheckpoint(str(tmp_path / "ck"))], plugins=[Recording()],
-                         enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
+                         callbacks=[step_ckpt, last_ckpt, InterruptCheckpoint(str(tmp_path / "ck"))],
+                         plugins=[Recording()], enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
     trainer.fit(net, loader)
-    saves = [(step, logged) for step, logged in on_disk_at_save if step % 3 == 0]
-    assert [step for step, _ in saves] == [3, 6, 9, 12, 15, 18]  # 10 batches per epoch
-    for step, logged in saves:
+    steps = [(step, logged) for name, step, logged, _ in on_disk_at_save if name == "steps"]
+    assert [step for step, _ in steps] == [3, 6, 9, 12, 15, 18]  # 10 batches per epoch
+    for step, logged in steps:
         assert logged == list(range(step)), step  # every batch the checkpoint covers, once
-    # ... and Lightning's own log of those batches, after the checkpoint, added nothing twice
+    epochs = [(step, logged, epoch_logged) for name, step, logged, epoch_logged in on_disk_at_save if name == "last"]
+    assert epochs == [(10, list(range(10)), [9]), (20, list(range(20)), [9, 19])]
+    # ... and Lightning's own log of them, after the checkpoint, added nothing twice
     rows = _csv_rows(tmp_path)
     assert _steps_of(rows, "loss_step") == list(range(20))
     assert _steps_of(rows, "loss_epoch") == [9, 19]
+    assert [r["epoch"] for r in rows if r.get("loss_epoch")] == ["0", "1"]
+
+
+def test_a_run_killed_right_after_an_end_of_epoch_checkpoint_resumes_with_every_metric(tmp_path):
+    """The moment a kill can do most harm: the end-of-epoch checkpoint is on disk, nothing
+    after it. A copy of the run directory taken then (checkpoint and metrics.csv) is resumed
+    to the end: every batch, both epochs' aggregates and both epoch-end scores (logged at
+    the global step, like the brain scores) are in metrics.csv once."""
+    import shutil
+
+    import pytorch_lightning as pl
+
+    from train.fault_tolerance import InterruptCheckpoint
+    from train.loggers import CSVLogger
+
+    snapshot = tmp_path / "killed"
+
+    class Snapshot(AtomicCheckpointIO):
+        def save_checkpoint(self, checkpoint, path, storage_options=None):
+            super().save_checkpoint(checkpoint, path, storage_options)
+            if checkpoint["global_step"] == 10 and not snapshot.exists():  # the end of epoch 0
+                shutil.copytree(tmp_path / "run", snapshot)
+
+    class EpochScore(pl.Callback):
+        def on_train_epoch_end(self, trainer, pl_module):
+            for logger in trainer.loggers:
+                logger.log_metrics({"score": float(trainer.global_step)}, step=trainer.global_step)
+
+    def fit(run_dir, io, ckpt=None):
+        net, loader = _LogsLoss.make()
+        last = pl.callbacks.ModelCheckpoint(dirpath=run_dir / "ck", filename="last", monitor=None,
+                                            enable_version_counter=False)  # fmt: skip
+        trainer = pl.Trainer(max_epochs=2, logger=CSVLogger(run_dir, name="csv", version=""), log_every_n_steps=1,
+                             callbacks=[EpochScore(), last, InterruptCheckpoint(str(run_dir / "ck"))], plugins=[io],
+                             enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
+        trainer.fit(net, loader, ckpt_path=ckpt)
+
+    fit(tmp_path / "run", Snapshot())
+    fit(snapshot, AtomicCheckpointIO(), ckpt=str(snapshot / "ck" / "last.ckpt"))
+    rows = _csv_rows(snapshot)
+    assert _steps_of(rows, "loss_step") == list(range(20))
+    assert _steps_of(rows, "loss_epoch") == [9, 19]
+    assert _steps_of(rows, "score") == [10, 20]
 
 
 def test_a_row_torn_by_a_kill_is_cut_off_when_the_run_resumes(tmp_path, caplog):

@@ -34,9 +34,8 @@ class InterruptCheckpoint(Checkpoint):
 
     ``signals``: names of signals (besides SIGTERM, which Lightning handles) that stop
     training after the current step instead of at once. Whenever any checkpoint is written,
-    the step metrics of the batches it covers are logged and flushed first, so they are on
-    disk before it is. (Not an epoch's aggregates: Lightning logs them after the
-    end-of-epoch checkpoints, which it writes last in ``on_train_epoch_end``.)
+    the metrics it covers (the batches' step metrics, a finished epoch's aggregates) are
+    logged and flushed first, so they are on disk before it is.
     """
 
     FILE_EXTENSION = ".ckpt"
@@ -96,15 +95,27 @@ class InterruptCheckpoint(Checkpoint):
 
     # ------------------------------------------------------------------ checkpoints
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
-        # A checkpoint written at the end of a training batch (ModelCheckpoint's
-        # every_n_train_steps / train_time_interval) comes before Lightning logs that batch's
-        # step metrics. Log them first: a run killed right after the checkpoint resumes
-        # behind that batch, and would never log it. Only for loggers that drop the repeat
-        # Lightning sends after the batch.
-        progress = trainer.fit_loop.epoch_loop.batch_progress.current
-        if (trainer.training and progress.completed < progress.processed
-                and trainer.loggers and all(isinstance(lg, LogsEachValueOnce) for lg in trainer.loggers)):  # fmt: skip
-            trainer._logger_connector.update_train_step_metrics()
+        # Lightning writes a checkpoint before it logs what the checkpoint covers: at the end
+        # of a training batch (ModelCheckpoint's every_n_train_steps / train_time_interval)
+        # before that batch's step metrics, and at the end of an epoch (save_on_train_epoch_end,
+        # the default without mid-epoch validation) before the epoch's aggregates. A run killed
+        # right after the checkpoint resumes behind them and would never log them, so they are
+        # logged here first; the loggers drop the repeat Lightning sends afterwards (only done
+        # when every logger does).
+        if trainer.training and trainer.loggers and all(isinstance(lg, LogsEachValueOnce) for lg in trainer.loggers):
+            batches = trainer.fit_loop.epoch_loop.batch_progress.current
+            epochs = trainer.fit_loop.epoch_progress.current
+            connector = trainer._logger_connector
+            if batches.completed < batches.processed:  # in on_train_batch_end
+                connector.update_train_step_metrics()
+            elif epochs.completed < epochs.processed:  # in on_train_epoch_end
+                # as Lightning's _FitLoop.on_advance_end does: epoch metrics at the epoch's last step
+                epoch_loop = trainer.fit_loop.epoch_loop
+                epoch_loop._batches_that_stepped -= 1
+                try:
+                    connector.log_metrics(connector.metrics["log"])
+                finally:
+                    epoch_loop._batches_that_stepped += 1
         for logger in trainer.loggers:
             logger.save()
 
