@@ -242,6 +242,9 @@ class _LogsLoss:
                 self.log("loss", loss, on_step=True, on_epoch=True)
                 return loss
 
+            def validation_step(self, batch, batch_idx):
+                self.log("val", self.lin(batch[0]).pow(2).mean())
+
             def configure_optimizers(self):
                 return torch.optim.SGD(self.parameters(), lr=0.01)
 
@@ -290,11 +293,15 @@ def test_a_checkpoint_is_written_after_the_metrics_it_covers(tmp_path):
     assert [r["epoch"] for r in rows if r.get("loss_epoch")] == ["0", "1"]
 
 
-def test_a_run_killed_right_after_an_end_of_epoch_checkpoint_resumes_with_every_metric(tmp_path):
+# Lightning writes the end-of-epoch checkpoint in on_train_epoch_end (the default trainer),
+# or after the epoch's validation (save_on_train_epoch_end=False, as with
+# check_val_every_n_epoch > 1).
+@pytest.mark.parametrize("after_validation", [False, True])
+def test_a_run_killed_right_after_an_end_of_epoch_checkpoint_resumes_with_every_metric(tmp_path, after_validation):
     """The moment a kill can do most harm: the end-of-epoch checkpoint is on disk, nothing
     after it. A copy of the run directory taken then (checkpoint and metrics.csv) is resumed
-    to the end: every batch, both epochs' aggregates and both epoch-end scores (logged at
-    the global step, like the brain scores) are in metrics.csv once."""
+    to the end: every batch, both epochs' aggregates and validations, and both epoch-end
+    scores (logged at the global step, like the brain scores) are in metrics.csv once."""
     import shutil
 
     import pytorch_lightning as pl
@@ -318,18 +325,23 @@ def test_a_run_killed_right_after_an_end_of_epoch_checkpoint_resumes_with_every_
     def fit(run_dir, io, ckpt=None):
         net, loader = _LogsLoss.make()
         last = pl.callbacks.ModelCheckpoint(dirpath=run_dir / "ck", filename="last", monitor=None,
-                                            enable_version_counter=False)  # fmt: skip
+                                            enable_version_counter=False,
+                                            save_on_train_epoch_end=False if after_validation else None)  # fmt: skip
         trainer = pl.Trainer(max_epochs=2, logger=CSVLogger(run_dir, name="csv", version=""), log_every_n_steps=1,
                              callbacks=[EpochScore(), last, InterruptCheckpoint(str(run_dir / "ck"))], plugins=[io],
                              enable_progress_bar=False, enable_model_summary=False)  # fmt: skip
-        trainer.fit(net, loader, ckpt_path=ckpt)
+        trainer.fit(net, loader, loader, ckpt_path=ckpt)
 
     fit(tmp_path / "run", Snapshot())
     fit(snapshot, AtomicCheckpointIO(), ckpt=str(snapshot / "ck" / "last.ckpt"))
-    rows = _csv_rows(snapshot)
-    assert _steps_of(rows, "loss_step") == list(range(20))
-    assert _steps_of(rows, "loss_epoch") == [9, 19]
-    assert _steps_of(rows, "score") == [10, 20]
+    # the run that was not killed logged everything once too (Lightning's repeat of what the
+    # checkpoint logged early was dropped, with the epoch's score logged in between)
+    for run_dir in (snapshot, tmp_path / "run"):
+        rows = _csv_rows(run_dir)
+        assert _steps_of(rows, "loss_step") == list(range(20)), run_dir
+        assert _steps_of(rows, "loss_epoch") == [9, 19], run_dir
+        assert _steps_of(rows, "val") == [9, 19], run_dir
+        assert _steps_of(rows, "score") == [10, 20], run_dir
 
 
 def test_a_row_torn_by_a_kill_is_cut_off_when_the_run_resumes(tmp_path, caplog):
@@ -396,6 +408,7 @@ def test_loggers_log_each_value_of_a_step_once():
     sink.log_metrics({"loss": float("nan"), "epoch": 0}, 3)
     sink.log_metrics({"loss": float("nan"), "epoch": 0}, 3)
     sink.log_metrics({"loss": 2.0, "brain": 0.4, "epoch": 1}, 4)  # a new step logs everything
+    sink.log_metrics({"loss": float("nan"), "epoch": 0}, 3)  # a repeat with another step in between
     assert sink.dropped_steps == 2
     assert [(s, sorted(m)) for s, m in sink.calls] == [
         (2, ["epoch", "loss"]), (2, ["epoch", "lr"]), (3, ["epoch", "loss"]), (4, ["brain", "epoch", "loss"])]  # fmt: skip

@@ -22,6 +22,7 @@ from typing import Any
 
 import pytorch_lightning as pl
 from pytorch_lightning.callbacks import Checkpoint
+from pytorch_lightning.trainer.states import TrainerFn
 from pytorch_lightning.utilities.exceptions import SIGTERMException
 
 from train.loggers import LogsEachValueOnce
@@ -97,25 +98,30 @@ class InterruptCheckpoint(Checkpoint):
     def on_save_checkpoint(self, trainer: pl.Trainer, pl_module: pl.LightningModule, checkpoint: dict) -> None:
         # Lightning writes a checkpoint before it logs what the checkpoint covers: at the end
         # of a training batch (ModelCheckpoint's every_n_train_steps / train_time_interval)
-        # before that batch's step metrics, and at the end of an epoch (save_on_train_epoch_end,
-        # the default without mid-epoch validation) before the epoch's aggregates. A run killed
-        # right after the checkpoint resumes behind them and would never log them, so they are
-        # logged here first; the loggers drop the repeat Lightning sends afterwards (only done
-        # when every logger does).
-        if trainer.training and trainer.loggers and all(isinstance(lg, LogsEachValueOnce) for lg in trainer.loggers):
-            batches = trainer.fit_loop.epoch_loop.batch_progress.current
-            epochs = trainer.fit_loop.epoch_progress.current
+        # before that batch's step metrics, and at the end of an epoch (in on_train_epoch_end,
+        # or in on_validation_end with check_val_every_n_epoch > 1) before the epoch's
+        # aggregates. A run killed right after the checkpoint resumes behind them and would
+        # never log them, so they are logged here first; the loggers drop the repeat Lightning
+        # sends afterwards (only done when every logger does).
+        if trainer.state.fn == TrainerFn.FITTING and trainer.loggers and all(
+            isinstance(lg, LogsEachValueOnce) for lg in trainer.loggers
+        ):
+            epoch_loop = trainer.fit_loop.epoch_loop
+            batches, epochs = epoch_loop.batch_progress, trainer.fit_loop.epoch_progress.current
             connector = trainer._logger_connector
-            if batches.completed < batches.processed:  # in on_train_batch_end
+            if trainer.training and batches.current.completed < batches.current.processed:  # on_train_batch_end
                 connector.update_train_step_metrics()
-            elif epochs.completed < epochs.processed:  # in on_train_epoch_end
+            elif trainer.training and epochs.completed < epochs.processed:  # on_train_epoch_end
                 # as Lightning's _FitLoop.on_advance_end does: epoch metrics at the epoch's last step
-                epoch_loop = trainer.fit_loop.epoch_loop
                 epoch_loop._batches_that_stepped -= 1
                 try:
                     connector.log_metrics(connector.metrics["log"])
                 finally:
                     epoch_loop._batches_that_stepped += 1
+            elif trainer.validating and batches.is_last_batch and epoch_loop._results is not None:
+                # validation at the end of the epoch (its last batch done; the step counter not
+                # yet advanced): the training epoch's aggregates are final
+                connector.log_metrics(epoch_loop._results.metrics(False)["log"])
         for logger in trainer.loggers:
             logger.save()
 

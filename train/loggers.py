@@ -35,10 +35,10 @@ class LogsEachValueOnce:
       mean different moments: a brain score at step ``s`` (the network after ``s`` steps)
       is logged before Lightning's metrics of batch ``s``, so an attempt killed between the
       two must still log batch ``s`` when it resumes.
-    - At the step logged last, values already logged there are dropped: the metrics of a
-      batch that a checkpoint covers are logged before the checkpoint is written
+    - At the latest steps, values already logged there are dropped: the metrics a
+      checkpoint covers are logged before the checkpoint is written
       (:class:`train.fault_tolerance.InterruptCheckpoint`), and Lightning then sends them
-      again after the batch.
+      again.
     """
 
     #: Keys Lightning adds to every call (not a metric of their own): kept with new values,
@@ -50,8 +50,9 @@ class LogsEachValueOnce:
     #: for metrics not in :attr:`resume_floors` (an old record that kept one step for all)
     resume_floor_default: int = -1
     dropped_steps: int = 0
-    _last_step: int | None = None
-    _logged_at_last_step: dict
+    #: how many of the latest steps' values are remembered, to drop repeats: a checkpoint's
+    #: early log and Lightning's own can have another step's metrics (a brain score) between them
+    RECENT_STEPS = 4
 
     def _to_log(self, metrics: Mapping[str, float], step: int | None) -> dict | None:
         """The part of ``metrics`` (at ``step``) to log, or None to log nothing."""
@@ -65,15 +66,21 @@ class LogsEachValueOnce:
                 self.dropped_steps += 1
                 return None
             metrics = kept
-        if step is None or step != self._last_step:
-            self._last_step, self._logged_at_last_step = step, {}
+        if step is None:
+            return dict(metrics)
+        recent = self.__dict__.setdefault("_logged_recently", {})
+        seen = recent.get(step)
+        if seen is None:
             new = dict(metrics)
+            seen = recent[step] = {}
+            while len(recent) > self.RECENT_STEPS:
+                del recent[next(iter(recent))]  # dicts keep insertion order: the oldest first
         else:
-            new = {k: v for k, v in metrics.items() if not _same(self._logged_at_last_step.get(k, _MISSING), v)}
+            new = {k: v for k, v in metrics.items() if not _same(seen.get(k, _MISSING), v)}
             if not set(new) - self.CONTEXT_KEYS:
                 return None
             new.update({k: v for k, v in metrics.items() if k in self.CONTEXT_KEYS})
-        self._logged_at_last_step.update(new)
+        seen.update(new)
         return new
 
 
