@@ -223,33 +223,31 @@ def test_checkpoints_are_replaced_atomically(tmp_path):
     assert isinstance(trainer.strategy.checkpoint_io, AtomicCheckpointIO)
 
 
-class _LogsLoss:
-    """A LightningModule factory: logs its loss at every step (imports kept local to the tests
-    that train in-process, like the ones above)."""
+def _loss_logging_net():
+    """``(net, loader)``: a LightningModule that logs its loss at every step (and epoch) and a
+    validation value, and 10 batches of data (imports kept local to the tests that train
+    in-process, like the ones above)."""
+    import pytorch_lightning as pl
+    import torch
 
-    @staticmethod
-    def make():
-        import pytorch_lightning as pl
-        import torch
+    class Net(pl.LightningModule):
+        def __init__(self):
+            super().__init__()
+            self.lin = torch.nn.Linear(4, 1)
 
-        class Net(pl.LightningModule):
-            def __init__(self):
-                super().__init__()
-                self.lin = torch.nn.Linear(4, 1)
+        def training_step(self, batch, batch_idx):
+            loss = self.lin(batch[0]).pow(2).mean()
+            self.log("loss", loss, on_step=True, on_epoch=True)
+            return loss
 
-            def training_step(self, batch, batch_idx):
-                loss = self.lin(batch[0]).pow(2).mean()
-                self.log("loss", loss, on_step=True, on_epoch=True)
-                return loss
+        def validation_step(self, batch, batch_idx):
+            self.log("val", self.lin(batch[0]).pow(2).mean())
 
-            def validation_step(self, batch, batch_idx):
-                self.log("val", self.lin(batch[0]).pow(2).mean())
+        def configure_optimizers(self):
+            return torch.optim.SGD(self.parameters(), lr=0.01)
 
-            def configure_optimizers(self):
-                return torch.optim.SGD(self.parameters(), lr=0.01)
-
-        loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(40, 4)), batch_size=4)
-        return Net(), loader
+    loader = torch.utils.data.DataLoader(torch.utils.data.TensorDataset(torch.randn(40, 4)), batch_size=4)
+    return Net(), loader
 
 
 def test_a_checkpoint_is_written_after_the_metrics_it_covers(tmp_path):
@@ -271,7 +269,7 @@ def test_a_checkpoint_is_written_after_the_metrics_it_covers(tmp_path):
                                     _steps_of(rows, "loss_epoch")))  # fmt: skip
             super().save_checkpoint(checkpoint, path, storage_options)
 
-    net, loader = _LogsLoss.make()
+    net, loader = _loss_logging_net()
     step_ckpt = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / "ck", filename="steps", every_n_train_steps=3,
                                              monitor=None, enable_version_counter=False)  # fmt: skip
     last_ckpt = pl.callbacks.ModelCheckpoint(dirpath=tmp_path / "ck", filename="last", monitor=None,
@@ -323,7 +321,7 @@ def test_a_run_killed_right_after_an_end_of_epoch_checkpoint_resumes_with_every_
                 logger.log_metrics({"score": float(trainer.global_step)}, step=trainer.global_step)
 
     def fit(run_dir, io, ckpt=None):
-        net, loader = _LogsLoss.make()
+        net, loader = _loss_logging_net()
         last = pl.callbacks.ModelCheckpoint(dirpath=run_dir / "ck", filename="last", monitor=None,
                                             enable_version_counter=False,
                                             save_on_train_epoch_end=False if after_validation else None)  # fmt: skip
@@ -411,7 +409,11 @@ def test_loggers_log_each_value_of_a_step_once():
     sink.log_metrics({"loss": float("nan"), "epoch": 0}, 3)  # a repeat with another step in between
     assert sink.dropped_steps == 2
     assert [(s, sorted(m)) for s, m in sink.calls] == [
-        (2, ["epoch", "loss"]), (2, ["epoch", "lr"]), (3, ["epoch", "loss"]), (4, ["brain", "epoch", "loss"])]  # fmt: skip
+        (2, ["epoch", "loss"]),
+        (2, ["epoch", "lr"]),
+        (3, ["epoch", "loss"]),
+        (4, ["brain", "epoch", "loss"]),
+    ]
 
     old_record = Sink()
     old_record.resume_floor_default = 3  # one step for every metric

@@ -107,18 +107,18 @@ class InterruptCheckpoint(Checkpoint):
             isinstance(lg, LogsEachValueOnce) for lg in trainer.loggers
         ):
             epoch_loop = trainer.fit_loop.epoch_loop
-            batches, epochs = epoch_loop.batch_progress, trainer.fit_loop.epoch_progress.current
+            batch, epoch = epoch_loop.batch_progress.current, trainer.fit_loop.epoch_progress.current
             connector = trainer._logger_connector
-            if trainer.training and batches.current.completed < batches.current.processed:  # on_train_batch_end
+            if trainer.training and batch.completed < batch.processed:  # on_train_batch_end
                 connector.update_train_step_metrics()
-            elif trainer.training and epochs.completed < epochs.processed:  # on_train_epoch_end
+            elif trainer.training and epoch.completed < epoch.processed:  # on_train_epoch_end
                 # as Lightning's _FitLoop.on_advance_end does: epoch metrics at the epoch's last step
                 epoch_loop._batches_that_stepped -= 1
                 try:
                     connector.log_metrics(connector.metrics["log"])
                 finally:
                     epoch_loop._batches_that_stepped += 1
-            elif trainer.validating and batches.is_last_batch and epoch_loop._results is not None:
+            elif trainer.validating and epoch_loop.batch_progress.is_last_batch and epoch_loop._results is not None:
                 # validation at the end of the epoch (its last batch done; the step counter not
                 # yet advanced): the training epoch's aggregates are final
                 connector.log_metrics(epoch_loop._results.metrics(False)["log"])

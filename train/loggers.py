@@ -9,9 +9,10 @@ attempt's values stay), as W&B itself does for steps lower than a run's current 
 from __future__ import annotations
 
 import csv
+import io
 import json
 import logging
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from pathlib import Path
 
 from pytorch_lightning.loggers import CSVLogger as _CSVLogger
@@ -21,7 +22,7 @@ from pytorch_lightning.loggers.logger import rank_zero_experiment
 from pytorch_lightning.utilities import rank_zero_only
 
 from data.cache import atomic_file, write_json_atomic
-from train.wandb_offline import last_steps
+from train.wandb_offline import run_history
 
 log = logging.getLogger(__name__)
 
@@ -57,8 +58,8 @@ class LogsEachValueOnce:
     def _to_log(self, metrics: Mapping[str, float], step: int | None) -> dict | None:
         """The part of ``metrics`` (at ``step``) to log, or None to log nothing."""
         if step is not None and (self.resume_floors or self.resume_floor_default >= 0):
-            kept = {k: v for k, v in metrics.items()
-                    if k in self.CONTEXT_KEYS or step > self.resume_floors.get(k, self.resume_floor_default)}  # fmt: skip
+            floors, default = self.resume_floors, self.resume_floor_default
+            kept = {k: v for k, v in metrics.items() if k in self.CONTEXT_KEYS or step > floors.get(k, default)}
             if not set(kept) - self.CONTEXT_KEYS:
                 if not self.dropped_steps:
                     log.info("%s: dropping metrics at step %d and others, already logged before the run was "
@@ -87,6 +88,20 @@ class LogsEachValueOnce:
 _MISSING = object()
 
 
+def _last_steps(rows: Iterable[Mapping[str, object]], step_key: str) -> dict[str, int]:
+    """Per metric, the highest ``step_key`` of the rows it appears in (each row: the metrics
+    logged in one call, with the step under ``step_key``); rows without a step are skipped."""
+    out: dict[str, int] = {}
+    for row in rows:
+        if row.get(step_key) in (None, ""):
+            continue
+        step = int(float(row[step_key]))
+        for key in row:
+            if key != step_key and step > out.get(key, -1):
+                out[key] = step
+    return out
+
+
 def _same(a: object, b: object) -> bool:
     # a NaN loss logged twice is the same value
     return a == b or (isinstance(a, float) and isinstance(b, float) and a != a and b != b)
@@ -108,7 +123,10 @@ class WandbLogger(LogsEachValueOnce, _WandbLogger):
         run_id = self._wandb_init.get("id")
         self.resume_floors, self._sent = {}, {}
         if run_id and self._offline:
-            self.resume_floors = last_steps(wandb_dir, run_id)
+            # what reached the disk of the earlier attempts (W&B's own keys, _step ..., left out)
+            rows = run_history(wandb_dir, run_id)
+            self.resume_floors = _last_steps(({k: v for k, v in r.items() if not k.startswith("_")} for r in rows),
+                                             step_key="trainer/global_step")  # fmt: skip
         elif run_id:
             try:
                 record = json.loads(self._step_file.read_text())
@@ -155,16 +173,12 @@ class _AppendingWriter(ExperimentWriter):
                         path, len(text) - keep)  # fmt: skip
             with open(path, "r+b") as f:
                 f.truncate(keep)
-        with open(path, newline="") as f:
-            reader = csv.DictReader(f)
-            self.metrics_keys = sorted(reader.fieldnames or [])
-            for row in reader:
-                if row.get("step") in (None, ""):
-                    continue
-                step = int(float(row["step"]))
-                for key, value in row.items():
-                    if key != "step" and value not in (None, "") and step > self.last_steps.get(key, -1):
-                        self.last_steps[key] = step
+            text = text[:keep]
+        reader = csv.DictReader(io.StringIO(text.decode(), newline=""))
+        self.metrics_keys = sorted(reader.fieldnames or [])
+        # a row's metrics: its non-empty cells
+        self.last_steps = _last_steps(({k: v for k, v in row.items() if v not in (None, "")} for row in reader),
+                                      step_key="step")  # fmt: skip
 
     def save(self) -> None:
         keys = list(self.metrics_keys)

@@ -53,21 +53,13 @@ def history(path: str | Path) -> list[dict]:
     return rows
 
 
-def last_steps(wandb_dir: str | Path, run_id: str, step_key: str = "trainer/global_step") -> dict[str, int]:
-    """Per metric, the highest ``step_key`` it was logged at in the offline run ``run_id``,
-    over all the run files under ``wandb_dir`` (one per attempt of a resumed run); empty
-    when there is none. W&B's own keys (``_step``, ``_runtime``, ...) are left out."""
-    out: dict[str, int] = {}
+def run_history(wandb_dir: str | Path, run_id: str) -> list[dict]:
+    """Every ``wandb.log`` row of the offline run ``run_id``, over all its run files under
+    ``wandb_dir`` (one per attempt of a resumed run; unreadable ones are skipped)."""
+    rows: list[dict] = []
     for path in Path(wandb_dir).glob(f"offline-run-*-{run_id}/run-{run_id}.wandb"):
         try:
-            rows = history(path)
+            rows += history(path)
         except (OSError, ValueError):
             continue
-        for row in rows:
-            if step_key not in row:
-                continue
-            step = int(row[step_key])
-            for key in row:
-                if key != step_key and not key.startswith("_") and step > out.get(key, -1):
-                    out[key] = step
-    return out
+    return rows
